@@ -1,0 +1,126 @@
+"""Parameter names, defaults and the parsing every command shares.
+
+Names are RecBole's, so users' config files carry over. Values given on the command line
+(``--set KEY=VALUE``) and in config files are read as YAML, never evaluated; a value that is not
+valid YAML stays a string (``user_inter_num_interval=[5,inf)`` works as in RecBole).
+Precedence, lowest first: model defaults < config file < command line.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tuner.errors import ConfigError
+
+# Dataset and preprocessing options (RecBole's names and meaning).
+DATA_DEFAULTS: dict[str, Any] = {
+    "data_path": None,  # a RecBole atomic dataset folder; None: the built-in dataset of that name
+    "load_col": None,  # {inter: [...], item: [...], user: [...]}; None loads every column
+    "val_interval": None,  # {field: "[low,high)"} keeps rows whose value lies in the interval
+    "user_inter_num_interval": None,  # "[5,inf)": k-core on users, repeated with items until stable
+    "item_inter_num_interval": None,
+    "rm_dup_inter": None,  # None | "first" | "last": drop repeated (user, item) pairs
+    "MAX_ITEM_LIST_LENGTH": 50,  # L: the last L items of each prefix form the input sequence
+}
+
+# Trainer options (RecBole's names and defaults).
+TRAIN_DEFAULTS: dict[str, Any] = {
+    "learning_rate": 0.001,
+    "train_batch_size": 2048,
+    "eval_batch_size": 4096,
+    "epochs": 300,
+    "eval_step": 1,  # validate every eval_step epochs
+    "stopping_step": 10,  # stop after this many validations without improvement
+    "valid_metric": "NDCG@10",
+    "metrics": ["Recall", "NDCG", "MRR", "Hit", "Precision"],
+    "topk": [10],
+    "weight_decay": 0.0,
+    "seed": 2020,
+    "reproducibility": True,
+    "device": "cpu",
+}
+
+# Names RecBole users write that mean one of ours.
+ALIASES: dict[str, str] = {"n_h": "nh", "n_v": "nv"}
+
+
+def parse_value(text: str) -> Any:
+    """Read one ``--set`` value as YAML; text that is not valid YAML is kept as a string."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def parse_set_items(items: Iterable[str]) -> dict[str, Any]:
+    """Turn ``["KEY=VALUE", ...]`` into a dict; later items win."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, for example --set learning_rate=0.01")
+        out[key] = parse_value(value)
+    return out
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a YAML config file of RecBole parameter names into a dict."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read config file ({e.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else "?"
+        raise ConfigError(f"{path}:{line}: not valid YAML ({getattr(e, 'problem', e)})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of parameter names to values, got {type(data).__name__}")
+    return data
+
+
+def suggest(name: str, known: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest known name, or an empty string."""
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    if not close:
+        lowered = {k.lower(): k for k in known}
+        if name.lower() in lowered:
+            close = [lowered[name.lower()]]
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def canonical(name: str) -> str:
+    """The name a RecBole alias stands for (``n_h`` -> ``nh``)."""
+    return ALIASES.get(name, name)
+
+
+def check_names(names: Iterable[str], known: Iterable[str], where: str) -> None:
+    """Raise :class:`ConfigError` naming the first unknown parameter and the closest known one."""
+    known = list(known)
+    for name in names:
+        if canonical(name) not in known:
+            raise ConfigError(f"{where}: unknown parameter {name!r}{suggest(name, known)}")
+
+
+def merge(defaults: Mapping[str, Any], layers: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[str, Any]:
+    """Apply ``(where, values)`` layers over ``defaults``, lowest precedence first.
+
+    Every key must be known (a key of ``defaults``, or an alias of one); ``where`` names the layer
+    in the error (a file path, ``--set``).
+    """
+    out = dict(defaults)
+    for where, values in layers:
+        check_names(values, defaults, where)
+        for name, value in values.items():
+            out[canonical(name)] = value
+    return out
