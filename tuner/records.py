@@ -1,0 +1,43 @@
+"""What the tool stores beside Optuna's own tables: the attribute names both the service (writer)
+and the report (reader) agree on. A job is an Optuna study of the same name.
+
+Study user attributes (written once by ``tuner submit``):
+- ``spec``: the job spec as a plain dict (paths resolved, secrets never stored)
+- ``space_text``: the search-space file's text; ``space_name``: its file name
+- ``model``, ``dataset``, ``objective`` (e.g. ``"ndcg@10"``, maximised), ``n_trials`` (budget)
+- ``tool_version``, ``created_at`` (ISO 8601, UTC)
+
+Trial user attributes (written by the worker that ran the trial):
+- ``valid_metrics``, ``test_metrics``: ``{"ndcg@10": float, ...}`` at the best epoch
+- ``best_epoch``, ``epochs`` (epochs run, counted from 1), ``seconds`` (training wall time)
+- ``device`` (``"cpu"``, ``"cuda:0"``), ``host``, ``worker`` (``"host:pid:slot"``)
+- ``fail_reason`` for a failed trial, ``prune_reason`` for a pruned one
+- ``retry_of``: the number of the trial this one reruns after a crash
+Per-epoch validation objective values are Optuna intermediate values (step = epoch).
+"""
+
+from __future__ import annotations
+
+# study user attributes
+SPEC = "spec"
+SPACE_TEXT = "space_text"
+SPACE_NAME = "space_name"
+MODEL = "model"
+DATASET = "dataset"
+OBJECTIVE = "objective"
+N_TRIALS = "n_trials"
+TOOL_VERSION = "tool_version"
+CREATED_AT = "created_at"
+
+# trial user attributes
+VALID_METRICS = "valid_metrics"
+TEST_METRICS = "test_metrics"
+BEST_EPOCH = "best_epoch"
+EPOCHS = "epochs"
+SECONDS = "seconds"
+DEVICE = "device"
+HOST = "host"
+WORKER = "worker"
+FAIL_REASON = "fail_reason"
+PRUNE_REASON = "prune_reason"
+RETRY_OF = "retry_of"
