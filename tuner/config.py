@@ -9,6 +9,7 @@ Precedence, lowest first: model defaults < config file < command line.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -49,10 +50,33 @@ TRAIN_DEFAULTS: dict[str, Any] = {
 ALIASES: dict[str, str] = {"n_h": "nh", "n_v": "nv"}
 
 
+class YamlLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading ``1e-4`` as a float (YAML 1.1 wants ``1.0e-4``), as RecBole's loader does."""
+
+
+YamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9_]+(?:[eE][-+][0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+
+def load_yaml(text: str) -> Any:
+    """Parse YAML safely (no Python objects, nothing evaluated) with RecBole's float rule."""
+    return yaml.load(text, Loader=YamlLoader)  # noqa: S506 - YamlLoader is a SafeLoader
+
+
 def parse_value(text: str) -> Any:
     """Read one ``--set`` value as YAML; text that is not valid YAML is kept as a string."""
     try:
-        return yaml.safe_load(text)
+        return load_yaml(text)
     except yaml.YAMLError:
         return text
 
@@ -77,7 +101,7 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     except OSError as e:
         raise ConfigError(f"{path}: cannot read config file ({e.strerror})") from None
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = mark.line + 1 if mark is not None else "?"
