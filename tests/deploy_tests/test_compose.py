@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from tests.deploy_tests.conftest import ROOT, environment_of, interpolate, variable_names, walk_strings
+from tests.deploy_tests.deploy_files import ROOT, environment_of, interpolate, variable_names, walk_strings
 from tuner import environment
 
 TOOL_SERVICES = ("worker", "optuna-dashboard", "tuner")  # the services that run the project's image

@@ -6,18 +6,7 @@ compose plugin, which these machines lack, so the schema is the validator every 
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
-from tests.deploy_tests.conftest import ROOT
-
-
-def check_compose(path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec", str(path)],
-        capture_output=True,
-        text=True,
-    )
+from tests.deploy_tests.deploy_files import ROOT, check_compose
 
 
 def test_compose_file_follows_the_compose_specification():

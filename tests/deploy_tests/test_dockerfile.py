@@ -10,7 +10,7 @@ import subprocess
 import sys
 import zipfile
 
-from tests.deploy_tests.conftest import ROOT, dockerfile_instructions
+from tests.deploy_tests.deploy_files import ROOT, dockerfile_instructions
 from tuner import environment
 
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|PASSPHRASE|CREDENTIAL|API_?KEY", re.IGNORECASE)
