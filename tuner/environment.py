@@ -8,18 +8,52 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from tuner.errors import ConfigError
+
 STORAGE = "TUNER_STORAGE"  # SQLAlchemy URL of the shared database
+STORAGE_FILE = "TUNER_STORAGE_FILE"  # a file holding that URL (a docker secret), so no password sits in the env
 DEVICES = "TUNER_DEVICES"  # worker devices: auto | cpu | cuda:0,cuda:1,...
 TRIALS_PER_DEVICE = "TUNER_TRIALS_PER_DEVICE"  # worker slots per device
 DATA_DIR = "TUNER_DATA_DIR"  # where dataset folders (and downloads such as ml-1m) are looked for
 CACHE_DIR = "TUNER_CACHE_DIR"  # where parsed datasets are cached
 
+# Every variable of the contract; the deployment tests check docker-compose.yml sets no other TUNER_*.
+VARIABLES = (STORAGE, STORAGE_FILE, DEVICES, TRIALS_PER_DEVICE, DATA_DIR, CACHE_DIR)
+
 DEFAULT_STORAGE = "sqlite:///tuner.db"
 
 
 def storage_url(explicit: str | None = None) -> str:
-    """``--storage``, else ``$TUNER_STORAGE``, else the embedded SQLite file ``tuner.db``."""
-    return explicit or os.environ.get(STORAGE) or DEFAULT_STORAGE
+    """``--storage``, else ``$TUNER_STORAGE``, else the URL in the file ``$TUNER_STORAGE_FILE``,
+    else the embedded SQLite file ``tuner.db``.
+
+    Setting both variables is an error (as with the postgres image's ``X`` / ``X_FILE`` pairs): one of
+    them would be silently ignored.
+    """
+    if explicit:
+        return explicit
+    from_env, file_name = os.environ.get(STORAGE), os.environ.get(STORAGE_FILE)
+    if from_env and file_name:
+        raise ConfigError(f"both {STORAGE} and {STORAGE_FILE} are set; set only one of them")
+    if from_env:
+        return from_env
+    if file_name:
+        return _read_storage_file(Path(file_name))
+    return DEFAULT_STORAGE
+
+
+def _read_storage_file(path: Path) -> str:
+    # The message names the file only: its content is a URL with a password in it.
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read the storage URL named by {STORAGE_FILE} ({e.strerror})") from None
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    if len(lines) != 1:
+        raise ConfigError(
+            f"{path}: expected exactly one line with a storage URL (from {STORAGE_FILE}), found {len(lines)}"
+        )
+    return lines[0]
 
 
 def cache_dir() -> Path:
