@@ -73,3 +73,12 @@ def test_model_names_are_checked_against_the_model_and_the_trainer(tmp_path, cap
     out, err = capsys.readouterr()
     assert out == "" and f"{typo}:2: unknown parameter 'dropout_rate'" in err and "did you mean 'dropout_prob'?" in err
     assert main(["space", str(SHIPPED / "gru4recf.hyper"), "--model", "Caser"]) == 2  # num_layers is not Caser's
+
+
+def test_the_listing_in_the_docs_is_what_the_command_prints(capsys, monkeypatch):
+    root = SHIPPED.parent
+    docs = (root / "docs" / "search-spaces.md").read_text()
+    shown = docs.split("$ tuner space search_spaces/caser.hyper\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(root)
+    assert main(["space", "search_spaces/caser.hyper"]) == 0
+    assert capsys.readouterr().out == shown

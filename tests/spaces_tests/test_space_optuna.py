@@ -131,7 +131,7 @@ def test_values_handed_out_are_copies():
     "params, fragment",
     [
         ({"a": 1}, "missing ['b']"),
-        ({"a": 1, "b": 0.5, "c": 3}, "not in it ['c']"),
+        ({"a": 1, "b": 0.5, "c": 3}, "not in the space ['c']"),
         ({"a": 3, "b": 0.5}, "3 is not one of its categories"),
         ({"a": 1, "b": 2.0}, "2.0 is outside [0.0, 1.0]"),
         ({"a": 1, "b": "0.5"}, "expected a number"),

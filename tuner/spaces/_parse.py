@@ -26,7 +26,7 @@ def parse_file(path: str | Path, format: str | None = None) -> SearchSpace:
     except OSError as e:
         raise SpaceError(at(path, None, f"cannot read search-space file ({e.strerror})")) from None
     except UnicodeDecodeError as e:
-        raise SpaceError(at(path, text_line(path, e.start), "not UTF-8 text")) from None
+        raise SpaceError(at(path, _line_at(path, e.start), "not UTF-8 text")) from None
     if format is None and path.suffix.lower() in _YAML_SUFFIXES:
         format = "yaml"
     return parse_text(text, str(path), format=format)
@@ -55,6 +55,6 @@ def _looks_like_yaml(text: str) -> bool:
     return False
 
 
-def text_line(path: Path, offset: int) -> int:
+def _line_at(path: Path, offset: int) -> int:
     """The 1-based line holding byte ``offset`` of the file."""
     return path.read_bytes()[:offset].count(b"\n") + 1

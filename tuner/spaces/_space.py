@@ -74,10 +74,9 @@ class SearchSpace:
     def _check_keys(self, given: Mapping[str, Any], what: str) -> None:
         missing = [n for n in self.names if n not in given]
         extra = [n for n in given if n not in self.names]
-        if missing or extra:
-            raise SpaceError(
-                f"{self.source}: {what} do not match the space: missing {missing or 'none'}, not in it {extra or 'none'}"
-            )
+        problems = ([f"missing {missing}"] if missing else []) + ([f"not in the space {extra}"] if extra else [])
+        if problems:
+            raise SpaceError(f"{self.source}: {what} do not match the space: {', '.join(problems)}")
 
 
 class Grid(Sequence):
