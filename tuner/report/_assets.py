@@ -98,8 +98,10 @@ table.data th, table.data td { padding: 4px 8px; border-bottom: 1px solid var(--
 table.data th { position: sticky; top: 0; background: #f1f4f9; cursor: pointer; user-select: none; }
 table.data th[aria-sort="ascending"]::after { content: " \\25B2"; } table.data th[aria-sort="descending"]::after { content: " \\25BC"; }
 table.data td.t, table.data th.t { text-align: left; }
+table.data td.wrap.wide { min-width: 240px; }
+table.data td.t { max-width: 260px; overflow: hidden; text-overflow: ellipsis; }
 table.data tr.best td { background: #ecf8f1; font-weight: 600; }
-table.data td.wrap { white-space: normal; min-width: 240px; max-width: 520px; text-align: left; word-break: break-word; }
+table.data td.wrap { white-space: normal; min-width: 90px; max-width: 520px; text-align: left; word-break: break-word; }
 .plot { width: 100%; min-height: 200px; }
 pre { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 10px 14px; overflow: auto; font-size: 13px; }
 .cols { display: grid; grid-template-columns: repeat(auto-fit, minmax(380px, 1fr)); gap: 16px; }

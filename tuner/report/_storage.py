@@ -29,8 +29,13 @@ def storage_errors(url: str) -> Iterator[None]:
 
     try:
         yield
-    except (sqlalchemy.exc.SQLAlchemyError, ImportError, RuntimeError, ValueError) as e:
-        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.OptunaError, ImportError, RuntimeError, ValueError) as e:
+        while e.__cause__ is not None:  # Optuna wraps the driver's error, which says what went wrong
+            e = e.__cause__
+        text = str(e).strip()
+        first_line = text.splitlines()[0] if text else type(e).__name__
+        if "version_info" in first_line or "no such table" in first_line:
+            raise StorageError(f"{mask_url(url)}: holds no jobs (no Optuna tables: submit a job first)") from None
         raise StorageError(redact(f"{mask_url(url)}: cannot read the job database ({first_line})", url)) from None
 
 

@@ -212,7 +212,7 @@ def _ranked_table(job: Job) -> str:
                   _num_cell(r.epochs, esc(r.epochs if r.epochs is not None else "")),
                   _num_cell(r.seconds, f"{r.seconds:.1f}" if r.seconds is not None else ""),
                   f'<td class="t">{esc(r.device or "")}</td>', f'<td class="t">{esc(r.worker or "")}</td>',
-                  f'<td class="wrap">{_trial_note(r)}</td>']
+                  f'<td class="wrap wide">{_trial_note(r)}</td>']
         rows.append(f'<tr{" class=best" if ranked and rank == 1 else ""}>{"".join(cells)}</tr>')
     header = "".join(f'<th{" class=t" if h in text_columns or h == "state" else ""}>{h}</th>' for h in head)
     return (f'<div class="scroll"><table class="data sortable ranked"><thead><tr>{header}</tr></thead>'
@@ -233,7 +233,7 @@ def _reasons_table(job: Job) -> str:
         return '<p class="sub">No trial failed or was pruned.</p>'
     rows = "".join(
         f'<tr><td class="t"><span class="pill {esc(r.state)}">{_label(r.state)}</span></td><td>{r.count}</td>'
-        f'<td class="wrap">{esc(r.reason)}</td><td class="wrap">{esc(_numbers(r.trials))}</td></tr>'
+        f'<td class="wrap wide">{esc(r.reason)}</td><td class="wrap">{esc(_numbers(r.trials))}</td></tr>'
         for r in job.reasons)
     counts = ", ".join(f"{job.counts.get(s, 0)} {STATE_LABELS[s]}" for s in ("FAIL", "PRUNED"))
     return (f'<p class="sub">{esc(counts)} of {sum(job.counts.values())} trials.</p>'
@@ -276,18 +276,18 @@ def _comparison(page: _Page, rows: Sequence[Comparison]) -> str:
         s = c.spread
         params = ", ".join(f"{esc(k)}={_fmt_html(v)}" for k, v in c.best_params.items())
         body.append(
-            f'<tr><td class="t">{esc(c.job)}</td><td class="t">{esc(c.model or "")}</td><td class="t">{esc(c.dataset or "")}</td>'
+            f'<tr><td class="wrap">{esc(c.job)}</td><td class="wrap">{esc(c.model or "")}</td><td class="wrap">{esc(c.dataset or "")}</td>'
             f"{_num_cell(c.best_valid, _fmt_metric(c.best_valid))}{_num_cell(c.best_test, _fmt_metric(c.best_test))}"
             f"{_num_cell(s.valid_mean if s else None, f'{s.valid_mean:.4f} ± {s.valid_std:.4f}' if s else '')}"
-            f"{_num_cell(c.complete, str(c.complete))}<td class=\"wrap\">{params}</td></tr>")
+            f"{_num_cell(c.complete, str(c.complete))}<td class=\"wrap wide\">{params}</td></tr>")
     objectives = sorted({c.objective for c in rows})
     objective = esc(objectives[0]) if len(objectives) == 1 else "objective"
     table = ('<div class="scroll"><table class="data sortable compare"><thead><tr><th class="t">job</th><th class="t">model</th>'
              f'<th class="t">dataset</th><th>best valid {objective}</th><th>its test {objective}</th><th>top-{TOP_K} valid mean ± sd</th>'
              f'<th>complete trials</th><th class="t">best configuration</th></tr></thead><tbody>{"".join(body)}</tbody></table></div>')
     fig = go.Figure()
-    for c in rows:
-        label = esc(c.job)
+    labels = _axis_labels([c.job for c in rows])
+    for c, label in zip(rows, labels):
         fig.add_trace(go.Box(y=list(c.valid_values), name=label, legendgroup="valid", offsetgroup="valid",
                              boxpoints="all", jitter=0.4, pointpos=0, marker=dict(color="#2f6fde", size=4),
                              hovertemplate=f"{label}<br>valid %{{y:.4f}}<extra></extra>", showlegend=c is rows[0],
@@ -423,6 +423,7 @@ def _timeline_figure(job: Job):
 
     fig = go.Figure()
     lanes = sorted({s.lane for s in job.timeline})
+    lane_label = dict(zip(lanes, _axis_labels(lanes)))
     for state in ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING"):
         spans = [s for s in job.timeline if s.state == state]
         if not spans:
@@ -430,13 +431,13 @@ def _timeline_figure(job: Job):
         fig.add_trace(go.Bar(
             base=[s.start.isoformat() for s in spans],
             x=[max((s.end - s.start).total_seconds() * 1000, 1) for s in spans],  # milliseconds on a date axis
-            y=[esc(s.lane) for s in spans], orientation="h", name=STATE_LABELS[state], marker_color=STATE_COLORS[state],
+            y=[lane_label[s.lane] for s in spans], orientation="h", name=STATE_LABELS[state], marker_color=STATE_COLORS[state],
             customdata=[[s.number, _duration((s.end - s.start).total_seconds())] for s in spans],
             hovertemplate="trial %{customdata[0]}<br>%{y}<br>%{customdata[1]}<extra>" + STATE_LABELS[state] + "</extra>",
         ))
     fig.update_layout(title="Trials per worker slot (device); running trials end at the read time", barmode="overlay",
                       height=max(260, 110 + 40 * len(lanes)), xaxis=dict(type="date"),
-                      yaxis=dict(categoryorder="array", categoryarray=[esc(x) for x in lanes[::-1]]))
+                      yaxis=dict(categoryorder="array", categoryarray=[lane_label[x] for x in lanes[::-1]]))
     return fig, None
 
 
@@ -448,6 +449,14 @@ _METRIC_ORDER = ("ndcg", "recall", "mrr", "hit", "precision")
 def _metric_order(name: str) -> tuple:
     base, _, k = name.partition("@")
     return (_METRIC_ORDER.index(base) if base in _METRIC_ORDER else 99, base, int(k) if k.isdigit() else 0)
+
+
+def _axis_labels(names: Sequence[str], width: int = 32) -> list[str]:
+    """Escaped axis labels, long names shortened (before escaping, so no entity is cut) and kept distinct."""
+    short = [name if len(name) <= width else name[: width - 1] + "…" for name in names]
+    if len(set(short)) < len(short):
+        short = [f"{i + 1}. {s}" for i, s in enumerate(short)]
+    return [esc(s) for s in short]
 
 
 def _label(state: str) -> str:
