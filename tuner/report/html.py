@@ -26,6 +26,7 @@ from tuner.report.data import TOP_K, Comparison, Job, TrialRow, compare, memory_
 
 N_SLICES = 4  # slice plots for this many of the most important parameters
 N_PARALLEL = 8  # parameters on the parallel-coordinates plot
+N_PARALLEL_TRIALS = 300  # lines on it (Optuna draws one trace per trial)
 STATE_LABELS = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed", "RUNNING": "running", "WAITING": "waiting"}
 STATE_COLORS = {"COMPLETE": "#2f6fde", "PRUNED": "#e69f00", "FAIL": "#c2412d", "RUNNING": "#7f8896", "WAITING": "#b8bec9"}
 
@@ -129,10 +130,11 @@ def _job_section(page: _Page, job: Job, index: int) -> str:
         ("Learning curves", _curves_figure),
         ("Timeline of trials per worker and device", _timeline_figure),
     ]
+    studies = _Studies(job)
     for title, draw in figures:
         parts.append(f"<h3>{title}</h3>")
         try:
-            fig, note = draw(job)
+            fig, note = draw(job, studies)
         except Exception as e:  # a figure that cannot be drawn must not cost the whole report
             fig, note = None, f"could not draw this plot ({type(e).__name__}: {e})"
         if note:
@@ -305,9 +307,26 @@ def _comparison(page: _Page, rows: Sequence[Comparison]) -> str:
 
 # ----- figures: each returns (figure or None, note or None) ----------------------------------------
 
-def _escaped_study(job: Job):
-    """An in-memory copy of the job's finished trials with parameter names and string values escaped,
-    for optuna.visualization, which writes both into axis labels and hover text."""
+class _Studies:
+    """In-memory copies of a job's complete trials for optuna.visualization, made once per job.
+
+    Parameter names and string values are escaped: Optuna writes both into axis labels and hover text.
+    """
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        self._made: dict[int | None, Any] = {}
+
+    def complete(self, top: int | None = None):
+        """The complete trials, or only the ``top`` best of them."""
+        if top not in self._made:
+            keep = {r.number for r in self.job.ranked[:top]} if top else {r.number for r in self.job.ranked}
+            trials = [_escaped_trial(t) for t in self.job.frozen if t.number in keep]
+            self._made[top] = memory_study(trials, self.job.direction)
+        return self._made[top]
+
+
+def _escaped_trial(t):
     from optuna.distributions import CategoricalDistribution
     from optuna.trial import FrozenTrial
 
@@ -317,29 +336,25 @@ def _escaped_study(job: Job):
     def distribution(d):
         return CategoricalDistribution([value(c) for c in d.choices]) if isinstance(d, CategoricalDistribution) else d
 
-    trials = [
-        FrozenTrial(number=t.number, trial_id=t.number, state=t.state, value=None, values=t.values,
-                    datetime_start=t.datetime_start, datetime_complete=t.datetime_complete,
-                    params={esc(k): value(v) for k, v in t.params.items()},
-                    distributions={esc(k): distribution(d) for k, d in t.distributions.items()},
-                    user_attrs={}, system_attrs={}, intermediate_values={})
-        for t in job.frozen if t.state.is_finished()
-    ]
-    return memory_study(trials, job.direction)
+    return FrozenTrial(number=t.number, trial_id=t.number, state=t.state, value=None, values=t.values,
+                       datetime_start=t.datetime_start, datetime_complete=t.datetime_complete,
+                       params={esc(k): value(v) for k, v in t.params.items()},
+                       distributions={esc(k): distribution(d) for k, d in t.distributions.items()},
+                       user_attrs={}, system_attrs={}, intermediate_values={})
 
 
-def _history_figure(job: Job):
+def _history_figure(job: Job, studies: _Studies):
     if not job.history:
         return None, "no complete trial yet"
     import optuna.visualization as ov
 
     with quiet_optuna():
-        fig = ov.plot_optimization_history(_escaped_study(job), target_name=f"valid {esc(job.objective)}")
+        fig = ov.plot_optimization_history(studies.complete(), target_name=f"valid {esc(job.objective)}")
     fig.update_layout(title=f"Validation {esc(job.objective)} per trial and best so far", height=420)
     return fig, None
 
 
-def _importance_figure(job: Job):
+def _importance_figure(job: Job, studies: _Studies):
     if not job.importances:
         return None, job.importance_note
     import plotly.graph_objects as go
@@ -361,35 +376,38 @@ def _top_params(job: Job, n: int) -> list[str]:
     return ordered[:n]
 
 
-def _parallel_figure(job: Job):
+def _parallel_figure(job: Job, studies: _Studies):
     params = _top_params(job, N_PARALLEL)
     if len(job.ranked) < 2 or not params:
         return None, "parallel coordinates need at least 2 complete trials with a varying parameter"
     import optuna.visualization as ov
 
-    with quiet_optuna():
-        fig = ov.plot_parallel_coordinate(_escaped_study(job), params=[esc(p) for p in params],
+    top = N_PARALLEL_TRIALS if len(job.ranked) > N_PARALLEL_TRIALS else None
+    with quiet_optuna():  # Optuna draws a line per trial: the best few hundred keep it readable and light
+        fig = ov.plot_parallel_coordinate(studies.complete(top), params=[esc(p) for p in params],
                                           target_name=f"valid {esc(job.objective)}")
-    fig.update_layout(title=f"Complete trials across the {len(params)} most important parameters", height=460)
+    shown = f"the best {top} of {len(job.ranked)} complete trials" if top else "complete trials"
+    fig.update_layout(title=f"{shown.capitalize()} across the {len(params)} most important parameters", height=460)
     return fig, None
 
 
-def _slice_figure(job: Job):
+def _slice_figure(job: Job, studies: _Studies):
     params = _top_params(job, N_SLICES)
     if not job.ranked or not params:
         return None, "slice plots need a complete trial and a varying parameter"
     import optuna.visualization as ov
 
     with quiet_optuna():
-        fig = ov.plot_slice(_escaped_study(job), params=[esc(p) for p in params], target_name=f"valid {esc(job.objective)}")
+        fig = ov.plot_slice(studies.complete(), params=[esc(p) for p in params], target_name=f"valid {esc(job.objective)}")
     fig.update_layout(title=f"Validation {esc(job.objective)} against each of the {len(params)} most important parameters",
                       height=420)
     return fig, None
 
 
-def _curves_figure(job: Job):
+def _curves_figure(job: Job, studies: _Studies):
     if job.curves_note:
         return None, job.curves_note
+    import numpy as np
     import plotly.graph_objects as go
 
     fig = go.Figure()
@@ -398,16 +416,19 @@ def _curves_figure(job: Job):
         rows = [r for r in job.trials if r.state == state and r.curve]
         if not rows:
             continue
-        xs: list[Any] = []
-        ys: list[Any] = []
-        numbers: list[Any] = []
-        for r in rows:  # one trace per state, curves separated by gaps: small and fast for 2,000 trials
-            xs += [e for e, _ in r.curve] + [None]
-            ys += [v for _, v in r.curve] + [None]
-            numbers += [r.number] * len(r.curve) + [None]
+        length = sum(len(r.curve) + 1 for r in rows)
+        xs = np.full(length, np.nan, dtype=np.float32)  # curves one after another, a NaN gap between them
+        ys = np.full(length, np.nan, dtype=np.float32)
+        numbers = np.full(length, np.nan, dtype=np.float32)
+        at = 0
+        for r in rows:
+            n = len(r.curve)
+            xs[at:at + n], ys[at:at + n] = zip(*r.curve)
+            numbers[at:at + n] = r.number
+            at += n + 1
         fig.add_trace(go.Scatter(x=xs, y=ys, customdata=numbers, mode="lines", name=f"{STATE_LABELS[state]} ({len(rows)})",
-                                   line=dict(color=STATE_COLORS[state], width=1), opacity=0.45,
-                                   hovertemplate="trial %{customdata}<br>epoch %{x}: %{y:.4f}<extra></extra>"))
+                                 line=dict(color=STATE_COLORS[state], width=1), opacity=0.45,
+                                 hovertemplate="trial %{customdata}<br>epoch %{x}: %{y:.4f}<extra></extra>"))
     if best is not None and best.curve:
         fig.add_trace(go.Scatter(x=[e for e, _ in best.curve], y=[v for _, v in best.curve], mode="lines+markers",
                                  name=f"best (trial {best.number})", line=dict(color="#1b8a5a", width=3)))
@@ -416,7 +437,7 @@ def _curves_figure(job: Job):
     return fig, None
 
 
-def _timeline_figure(job: Job):
+def _timeline_figure(job: Job, studies: _Studies):
     if not job.timeline:
         return None, "no trial has started yet"
     import plotly.graph_objects as go
@@ -431,7 +452,8 @@ def _timeline_figure(job: Job):
         fig.add_trace(go.Bar(
             base=[s.start.isoformat() for s in spans],
             x=[max((s.end - s.start).total_seconds() * 1000, 1) for s in spans],  # milliseconds on a date axis
-            y=[lane_label[s.lane] for s in spans], orientation="h", name=STATE_LABELS[state], marker_color=STATE_COLORS[state],
+            y=[lane_label[s.lane] for s in spans], orientation="h", name=STATE_LABELS[state],
+            marker=dict(color=STATE_COLORS[state], line=dict(width=0)),
             customdata=[[s.number, _duration((s.end - s.start).total_seconds())] for s in spans],
             hovertemplate="trial %{customdata[0]}<br>%{y}<br>%{customdata[1]}<extra>" + STATE_LABELS[state] + "</extra>",
         ))
