@@ -32,7 +32,7 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 def store(tmp_path_factory) -> str:
     """A SQLite job database with a Caser job, a GRU4RecF job and a job whose name is an XSS payload."""
     url = f"sqlite:///{tmp_path_factory.mktemp('store') / 'jobs.db'}"
-    add_synthetic_job(url, "caser-ml100k", 60, model="Caser", seed=0)
+    add_synthetic_job(url, "caser-ml100k", 60, model="Caser", seed=0, n_waiting=4)
     add_synthetic_job(url, "gru4recf-ml100k", 40, model="GRU4RecF", seed=1)
     _add_xss_job(url)
     return url
@@ -43,7 +43,7 @@ def _add_xss_job(url: str) -> None:
     study = optuna.create_study(study_name=XSS, storage=url, direction="maximize")
     study.set_user_attr(records.OBJECTIVE, "ndcg@10")
     study.set_user_attr(records.MODEL, XSS)
-    study.set_user_attr(records.SPEC, {"name": XSS, "fixed": {"epochs": 3}})
+    study.set_user_attr(records.SPEC, {"name": XSS, "params": {"epochs": 3}})
     dists = {"learning_rate": FloatDistribution(1e-4, 1e-2, log=True), "pooling": CategoricalDistribution([XSS, "sum"])}
     base = dt.datetime(2025, 1, 6, 10)
     trials = []

@@ -13,13 +13,13 @@ from tuner.report import build_job, compare, read_jobs
 
 ATTRS = {records.OBJECTIVE: "ndcg@10", records.MODEL: "Caser", records.DATASET: "ml-100k", records.N_TRIALS: 10,
          records.TOOL_VERSION: "0.1.0", records.CREATED_AT: "2025-01-06T09:00:00+00:00",
-         records.SPEC: {"name": "j", "fixed": {"epochs": 5}, "storage": "postgresql://u:s3cret@db/tuner"}}
+         records.SPEC: {"name": "j", "params": {"epochs": 5}, "storage": "postgresql://u:s3cret@db/tuner"}}
 
 
 def complete(make_trial, number, valid, test, **kw):
     ua = {records.VALID_METRICS: {"ndcg@10": valid, "recall@10": 2 * valid},
           records.TEST_METRICS: {"ndcg@10": test, "recall@10": 2 * test},
-          records.BEST_EPOCH: 3, records.EPOCHS: 5, records.SECONDS: 12.5,
+          records.BEST_EPOCH: 3, records.EPOCHS: 5, records.SECONDS: 12.5, records.GPU_PEAK_MIB: 512.0,
           records.DEVICE: kw.pop("device", "cuda:0"), records.HOST: "h1", records.WORKER: kw.pop("worker", "h1:1:0")}
     ua.update(kw.pop("user_attrs", {}))
     return make_trial(number, "COMPLETE", valid, user_attrs=ua, curve={1: valid / 2, 2: valid, 3: valid}, **kw)
@@ -46,6 +46,7 @@ def test_ranking_puts_complete_trials_best_first_by_validation(job):
     assert job.best.number == 1
     assert job.best.test == {"ndcg@10": 0.06, "recall@10": 0.12}
     assert job.best.params == {"learning_rate": 0.002, "embedding_size": 64}
+    assert job.best.gpu_peak_mib == 512.0 and job.best.seconds == 12.5
 
 
 def test_minimize_ranks_the_other_way(make_trial):
@@ -55,9 +56,28 @@ def test_minimize_ranks_the_other_way(make_trial):
 
 def test_counts_reasons_and_retries(job):
     assert job.counts == {"COMPLETE": 3, "PRUNED": 1, "FAIL": 2, "RUNNING": 1}
-    assert [(r.state, r.reason, r.count, r.trials) for r in job.reasons] == [
-        ("FAIL", "CUDA out of memory", 2, (3, 4)), ("PRUNED", "below median", 1, (2,))]
+    assert [(r.state, r.kind, r.count, r.trials, r.examples) for r in job.reasons] == [
+        ("FAIL", "CUDA out of memory", 2, (3, 4), ("CUDA out of memory",)),
+        ("PRUNED", "below median", 1, (2,), ("below median",))]
     assert job.trials[5].retry_of == 3
+
+
+def test_reasons_are_grouped_by_kind_with_examples(make_trial):
+    reasons = ["worker lost: no heartbeat (worker a:1:0)", "worker lost: no heartbeat (worker b:2:0)",
+               "worker lost: no heartbeat (worker a:1:0)", "TrainingError: nan", None]
+    trials = [make_trial(i, "FAIL", user_attrs={records.FAIL_REASON: r} if r else {}) for i, r in enumerate(reasons)]
+    job = build_job("j", ATTRS, "maximize", trials)
+    assert [(r.kind, r.count, r.trials) for r in job.reasons] == [
+        ("worker lost", 3, (0, 1, 2)), ("(no reason recorded)", 1, (4,)), ("TrainingError", 1, (3,))]
+    assert job.reasons[0].examples == ("worker lost: no heartbeat (worker a:1:0)", "worker lost: no heartbeat (worker b:2:0)")
+
+
+def test_waiting_trials_are_counted_but_not_on_the_timeline(make_trial):
+    trials = [complete(make_trial, 0, 0.05, 0.04), make_trial(1, "WAITING", params={}, start_s=None)]
+    job = build_job("j", ATTRS, "maximize", trials)
+    assert job.counts == {"COMPLETE": 1, "WAITING": 1}
+    assert [s.number for s in job.timeline] == [0]
+    assert job.trials[1].params == {} and job.trials[1].value is None
 
 
 def test_spread_of_the_top_configurations(job):
@@ -129,11 +149,11 @@ def test_an_empty_job_has_notes_not_errors():
 
 def test_read_jobs_from_sqlite(store):
     caser, gru = read_jobs(store, ["caser-ml100k", "gru4recf-ml100k"])
-    assert len(caser.trials) == 60 and len(gru.trials) == 40
+    assert len(caser.trials) == 64 and len(gru.trials) == 40
     assert caser.model == "Caser" and gru.model == "GRU4RecF" and caser.objective == "ndcg@10"
-    assert set(caser.counts) == {"COMPLETE", "PRUNED", "FAIL", "RUNNING"}
+    assert set(caser.counts) == {"COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING"}
     assert len(caser.environment.workers) == 3 and set(caser.environment.devices) == {"cuda:0", "cuda:1", "cpu"}
-    assert all(r.curve for r in caser.trials)
+    assert all(r.curve for r in caser.trials if r.state != "WAITING")
     best = caser.best
     assert best.value == max(r.value for r in caser.trials if r.state == "COMPLETE")
     assert best.valid["ndcg@10"] == best.value

@@ -26,13 +26,13 @@ def test_frame_has_one_row_per_trial_and_flat_columns(caser):
     frame = trials_frame(caser)
     assert len(frame) == len(caser.trials)
     for column in ("number", "state", "value", "param_learning_rate", "param_nh", "valid_ndcg@10", "test_ndcg@10",
-                   "test_recall@10", "best_epoch", "epochs", "seconds", "datetime_start", "datetime_complete",
+                   "test_recall@10", "best_epoch", "epochs", "seconds", "gpu_peak_mib", "datetime_start", "datetime_complete",
                    "device", "host", "worker", "reason", "retry_of"):
         assert column in frame.columns, column
     best = frame.set_index("number").loc[caser.best.number]
     assert best["test_ndcg@10"] == caser.best.test["ndcg@10"]
     assert best["param_nh"] == caser.best.params["nh"]
-    assert set(frame["state"]) == {"COMPLETE", "PRUNED", "FAIL", "RUNNING"}
+    assert set(frame["state"]) == {"COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING"}
     assert frame["best_epoch"].dtype == "Int64"
 
 
@@ -98,7 +98,7 @@ def test_recbole_config_round_trips_with_recbole_types(caser):
 def _job_with(make_trial, params, fixed, objective="ndcg@10"):
     ua = {records.VALID_METRICS: {objective: 0.05}, records.TEST_METRICS: {objective: 0.04}}
     attrs = {records.OBJECTIVE: objective, records.MODEL: "GRU4RecF", records.DATASET: "ml-1m",
-             records.SPEC: {"fixed": fixed}}
+             records.SPEC: {"params": fixed}}
     return build_job("j", attrs, "maximize", [make_trial(0, params=params, user_attrs=ua)])
 
 
@@ -116,6 +116,13 @@ def test_small_floats_lists_and_bpr(make_trial):
     assert "train_neg_sample_args" not in config  # BPR keeps RecBole's default sampling
     assert config["data_path"] == "/data" and "device" not in config
     assert config["topk"] == [5, 10, 20] and config["metrics"] == ["NDCG"]
+
+
+def test_a_dataset_folder_becomes_recbole_data_path_and_name(make_trial):
+    job = _job_with(make_trial, {"learning_rate": 0.001}, {})
+    attrs = {records.OBJECTIVE: "ndcg@10", records.MODEL: "Caser", records.DATASET: "/srv/data/my-shop"}
+    config = recbole_config(build_job("j", attrs, "maximize", list(job.frozen)))
+    assert config["dataset"] == "my-shop" and config["data_path"] == "/srv/data"
 
 
 def test_a_name_with_newlines_cannot_inject_yaml(make_trial):

@@ -78,6 +78,7 @@ nav.jobs { padding: 8px 40px; background: #eef3fc; border-bottom: 1px solid var(
 nav.jobs a { margin-right: 18px; color: var(--accent); text-decoration: none; }
 main { padding: 10px 40px 40px; max-width: 1500px; }
 section.job { border-top: 3px solid var(--line); margin-top: 26px; padding-top: 6px; }
+main > section.job:first-child { border-top: none; margin-top: 0; }
 h2 { font-size: 22px; margin: 18px 0 8px; word-break: break-word; }
 h3 { font-size: 17px; margin: 28px 0 8px; color: #24324d; }
 .sub { color: var(--muted); }

@@ -26,6 +26,7 @@ from tuner.errors import JobError
 from tuner.report._storage import open_storage, storage_errors, study_id
 
 TOP_K = 5  # how many of the best configurations the "how sure" spread is taken over
+MAX_EXAMPLES = 3  # full reasons shown per kind of failure
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class TrialRow:
     best_epoch: int | None  # counted from 1
     epochs: int | None  # epochs run
     seconds: float | None  # training wall time the worker measured, else start to end
+    gpu_peak_mib: float | None  # peak GPU memory the trial allocated (GPU trials)
     start: dt.datetime | None
     end: dt.datetime | None  # None while running
     device: str | None  # "cpu", "cuda:0"
@@ -66,12 +68,13 @@ class Spread:
 
 @dataclass(frozen=True)
 class Reason:
-    """Trials that failed (or were pruned) for the same reason."""
+    """Trials that failed (or were pruned) for the same kind of reason."""
 
     state: str  # FAIL or PRUNED
-    reason: str  # the recorded reason, or "(no reason recorded)"
+    kind: str  # the reason up to its first ": " ("worker lost", "TrainingError"), or "(no reason recorded)"
     count: int
     trials: tuple[int, ...]  # their numbers
+    examples: tuple[str, ...]  # up to MAX_EXAMPLES distinct full reasons, most frequent first
 
 
 @dataclass(frozen=True)
@@ -284,6 +287,7 @@ def _row(trial: FrozenTrial, objective: str) -> TrialRow:
         best_epoch=_int(ua.get(records.BEST_EPOCH)),
         epochs=_int(ua.get(records.EPOCHS)) or (trial.last_step if trial.intermediate_values else None),
         seconds=seconds,
+        gpu_peak_mib=_number(ua.get(records.GPU_PEAK_MIB)),
         start=trial.datetime_start,
         end=trial.datetime_complete,
         device=_text(ua.get(records.DEVICE)),
@@ -308,12 +312,19 @@ def _spread(ranked: Sequence[TrialRow], objective: str) -> Spread | None:
 
 
 def _reasons(rows: Sequence[TrialRow]) -> tuple[Reason, ...]:
-    groups: dict[tuple[str, str], list[int]] = {}
+    """Failures and prunings grouped by kind: "worker lost: no heartbeat ... (worker h:1:0)" and the same
+    for another worker are one kind, with the full texts kept as examples."""
+    groups: dict[tuple[str, str], list[TrialRow]] = {}
     for r in rows:
         if r.state in ("FAIL", "PRUNED"):
-            groups.setdefault((r.state, r.reason or "(no reason recorded)"), []).append(r.number)
+            kind = (r.reason or "").split(": ", 1)[0].strip() or "(no reason recorded)"
+            groups.setdefault((r.state, kind), []).append(r)
     ordered = sorted(groups.items(), key=lambda kv: (kv[0][0] != "FAIL", -len(kv[1]), kv[0][1]))
-    return tuple(Reason(state, reason, len(numbers), tuple(numbers)) for (state, reason), numbers in ordered)
+    return tuple(
+        Reason(state, kind, len(members), tuple(r.number for r in members),
+               tuple(text for text, _ in Counter(r.reason for r in members if r.reason).most_common(MAX_EXAMPLES)))
+        for (state, kind), members in ordered
+    )
 
 
 def _history(rows: Sequence[TrialRow], sign: int) -> tuple[tuple[int, float, float], ...]:

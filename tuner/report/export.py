@@ -20,8 +20,8 @@ from tuner.report.data import Job
 TABLE_FORMATS = ("csv", "json", "parquet")
 FORMATS = TABLE_FORMATS + ("recbole",)
 
-# Keys of the job spec that hold the parameters fixed for every trial (RecBole names).
-SPEC_FIXED_KEYS = ("fixed", "settings", "params", "set", "data")
+# The job spec's key for the parameters fixed for every trial (RecBole names), as tuner.service writes it.
+SPEC_FIXED_KEY = "params"
 
 # Our evaluation, in RecBole's words: leave-one-out by time, per user, full ranking.
 RECBOLE_EVAL_ARGS = {"split": {"LS": "valid_and_test"}, "group_by": "user", "order": "TO", "mode": "full"}
@@ -36,7 +36,7 @@ NOT_RECBOLE = frozenset({"device"})
 
 def trials_frame(job: Job):
     """One row per trial: number, state, objective, ``param_<name>``, ``valid_<metric>``,
-    ``test_<metric>``, epochs, timings, device, host, worker, reason, retry_of."""
+    ``test_<metric>``, epochs, timings, GPU memory, device, host, worker, reason, retry_of."""
     import pandas as pd
 
     rows = []
@@ -46,7 +46,7 @@ def trials_frame(job: Job):
         row.update({f"valid_{m}": r.valid.get(m) for m in job.valid_metric_names})
         row.update({f"test_{m}": r.test.get(m) for m in job.test_metric_names})
         row.update({
-            "best_epoch": r.best_epoch, "epochs": r.epochs, "seconds": r.seconds,
+            "best_epoch": r.best_epoch, "epochs": r.epochs, "seconds": r.seconds, "gpu_peak_mib": r.gpu_peak_mib,
             "datetime_start": r.start, "datetime_complete": r.end,
             "device": r.device, "host": r.host, "worker": r.worker, "reason": r.reason, "retry_of": r.retry_of,
         })
@@ -94,10 +94,12 @@ def recbole_config(job: Job) -> dict[str, Any]:
     topk = sorted({*(topk if isinstance(topk, list) else [topk]), int(k)})
     settings.pop("valid_metric", None)
 
-    out: dict[str, Any] = {"model": job.model, "dataset": job.dataset}
-    data_path = settings.pop("data_path", None)
-    if data_path:  # ours names the dataset folder; RecBole's is the folder that holds it
-        out["data_path"] = str(Path(data_path).parent)
+    # A dataset given as a folder (ours: the folder of atomic files) is, for RecBole, a name under data_path.
+    dataset_folder = settings.pop("data_path", None) or (job.dataset if _is_path(job.dataset) else None)
+    dataset = Path(dataset_folder).name if dataset_folder else job.dataset
+    out: dict[str, Any] = {"model": job.model, "dataset": dataset}
+    if dataset_folder:
+        out["data_path"] = str(Path(dataset_folder).parent)
     for key, default in DATA_DEFAULTS.items():  # all of them: RecBole's dataset files set other defaults
         if key != "data_path":
             out[key] = settings.pop(key, default)
@@ -131,12 +133,8 @@ def recbole_yaml(job: Job) -> str:
 
 def spec_fixed(spec: dict[str, Any]) -> dict[str, Any]:
     """The parameters the job fixed for every trial, by canonical RecBole name."""
-    out: dict[str, Any] = {}
-    for key in SPEC_FIXED_KEYS:
-        value = spec.get(key)
-        if isinstance(value, dict):
-            out.update({canonical(str(k)): v for k, v in value.items()})
-    return out
+    fixed = spec.get(SPEC_FIXED_KEY)
+    return {canonical(str(k)): v for k, v in fixed.items()} if isinstance(fixed, dict) else {}
 
 
 def _recbole_value(value: Any) -> Any:
@@ -174,6 +172,10 @@ def _parquet_safe(frame):
             if len(kinds) > 1:
                 frame[column] = frame[column].map(lambda v: None if pd.isna(v) else str(v))
     return frame
+
+
+def _is_path(dataset: str | None) -> bool:
+    return bool(dataset) and ("/" in dataset or "\\" in dataset)
 
 
 def _one_line(text: str) -> str:

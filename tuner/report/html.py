@@ -120,7 +120,7 @@ def _job_section(page: _Page, job: Job, index: int) -> str:
     parts = [f'<section class="job" id="job-{index}"><h2>{esc(job.name)}</h2>', _answer(job)]
     parts.append("<h3>Ranked configurations</h3>")
     parts.append('<p class="sub">Complete trials ranked by validation ' + esc(job.objective)
-                 + "; then pruned, failed and running ones. Click a header to sort.</p>")
+                 + "; then pruned, running, waiting and failed ones. Click a header to sort.</p>")
     parts.append(_ranked_table(job))
     figures = [
         ("Optimization history", _history_figure),
@@ -194,9 +194,10 @@ def _ranked_table(job: Job) -> str:
                                    if r.state in ("PRUNED", "RUNNING", "WAITING", "FAIL", "COMPLETE") else 9, r.number))
     valid_names = sorted(job.valid_metric_names, key=_metric_order)
     test_names = sorted(job.test_metric_names, key=_metric_order)
+    gpu = any(r.gpu_peak_mib is not None for r in job.trials)
     head = (["rank", "trial", "state", f"valid {job.objective}"] + [esc(p) for p in job.param_names]
             + [f"valid {esc(m)}" for m in valid_names if m != job.objective] + [f"test {esc(m)}" for m in test_names]
-            + ["best epoch", "epochs", "seconds", "device", "worker", "note"])
+            + ["best epoch", "epochs", "seconds"] + (["GPU MiB"] if gpu else []) + ["device", "worker", "note"])
     text_columns = {"state", "device", "worker", "note"}
     rows = []
     for rank, r in enumerate(list(job.ranked) + others, start=1):
@@ -213,6 +214,7 @@ def _ranked_table(job: Job) -> str:
         cells += [_num_cell(r.best_epoch, esc(r.best_epoch if r.best_epoch is not None else "")),
                   _num_cell(r.epochs, esc(r.epochs if r.epochs is not None else "")),
                   _num_cell(r.seconds, f"{r.seconds:.1f}" if r.seconds is not None else ""),
+                  *([_num_cell(r.gpu_peak_mib, f"{r.gpu_peak_mib:.0f}" if r.gpu_peak_mib is not None else "")] if gpu else []),
                   f'<td class="t">{esc(r.device or "")}</td>', f'<td class="t">{esc(r.worker or "")}</td>',
                   f'<td class="wrap wide">{_trial_note(r)}</td>']
         rows.append(f'<tr{" class=best" if ranked and rank == 1 else ""}>{"".join(cells)}</tr>')
@@ -234,13 +236,15 @@ def _reasons_table(job: Job) -> str:
     if not job.reasons:
         return '<p class="sub">No trial failed or was pruned.</p>'
     rows = "".join(
-        f'<tr><td class="t"><span class="pill {esc(r.state)}">{_label(r.state)}</span></td><td>{r.count}</td>'
-        f'<td class="wrap wide">{esc(r.reason)}</td><td class="wrap">{esc(_numbers(r.trials))}</td></tr>'
+        f'<tr><td class="t"><span class="pill {esc(r.state)}">{_label(r.state)}</span></td>{_num_cell(r.count, str(r.count))}'
+        f'<td class="wrap">{esc(r.kind)}</td><td class="wrap wide">{"<br>".join(esc(e) for e in r.examples)}</td>'
+        f'<td class="wrap">{esc(_numbers(r.trials))}</td></tr>'
         for r in job.reasons)
     counts = ", ".join(f"{job.counts.get(s, 0)} {STATE_LABELS[s]}" for s in ("FAIL", "PRUNED"))
     return (f'<p class="sub">{esc(counts)} of {sum(job.counts.values())} trials.</p>'
             '<div class="scroll"><table class="data sortable reasons"><thead><tr><th class="t">state</th><th>trials</th>'
-            f'<th class="t">reason</th><th class="t">trial numbers</th></tr></thead><tbody>{rows}</tbody></table></div>')
+            f'<th class="t">kind</th><th class="t">reasons as recorded</th><th class="t">trial numbers</th></tr></thead>'
+            f'<tbody>{rows}</tbody></table></div>')
 
 
 def _spec_and_environment(job: Job) -> str:

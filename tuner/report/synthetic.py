@@ -47,7 +47,7 @@ SPACE_TEXT = {
 FAIL_REASONS = (
     "TrainingError: CUDA out of memory (tried to allocate 2.00 GiB)",
     "NonFiniteLossError: loss became nan at epoch 3",
-    "worker lost: no heartbeat for 120 s",
+    "worker lost: no heartbeat for over 60 s (worker {worker})",
 )
 
 
@@ -62,19 +62,24 @@ def add_synthetic_job(
     seed: int = 0,
     workers: Sequence[tuple[str, str]] = (("gpu-a:101:0", "cuda:0"), ("gpu-a:102:1", "cuda:1"), ("cpu-b:7:0", "cpu")),
     n_running: int = 2,
+    n_waiting: int = 0,
     spec_extra: dict | None = None,
 ) -> optuna.Study:
     """Create study ``name`` holding ``n_trials`` trials as the service would have written them.
 
-    About 70% complete, 20% pruned, 5% failed (one of them retried) and the last ``n_running`` running.
+    About 70% complete, 20% pruned, 5% failed (one of them retried), then ``n_running`` running and
+    ``n_waiting`` waiting (queued, not started) trials.
     The objective rises with learning rate near 3e-3 and with dropout near 0.2, plus noise.
     """
     rng = random.Random(seed)
     space = SPACES[model]
     study = optuna.create_study(study_name=name, storage=storage, direction="maximize")
-    spec = {"name": name, "model": model, "dataset": dataset, "objective": objective, "n_trials": n_trials,
-            "space": f"{model.lower()}.hyper", "fixed": {"epochs": 30, "stopping_step": 5, "train_batch_size": 2048,
-                                                         "MAX_ITEM_LIST_LENGTH": 10}}
+    # the shape of tuner.service's JobSpec.to_dict()
+    spec = {"name": name, "model": model, "dataset": dataset, "search_space": f"{model.lower()}.hyper",
+            "objective": objective, "n_trials": n_trials,
+            "params": {"epochs": 30, "stopping_step": 5, "train_batch_size": 2048, "MAX_ITEM_LIST_LENGTH": 10},
+            "timeout_hours": None, "sampler": {"name": "tpe", "seed": seed},
+            "pruner": {"name": "median", "n_startup_trials": 5}, "max_retries": 2}
     spec.update(spec_extra or {})
     attrs = {
         records.SPEC: spec, records.SPACE_TEXT: SPACE_TEXT[model], records.SPACE_NAME: f"{model.lower()}.hyper",
@@ -109,6 +114,9 @@ def add_synthetic_job(
         start = clock[worker]
         clock[worker] = start + dt.timedelta(seconds=seconds + 0.5)
         user_attrs = {records.DEVICE: device, records.HOST: worker.split(":")[0], records.WORKER: worker}
+        if device.startswith("cuda"):
+            user_attrs[records.GPU_PEAK_MIB] = round(300 + params.get("embedding_size", params.get("hidden_size", 64)) * 4
+                                                     + rng.random() * 50, 1)
         value = None
         if state == TrialState.COMPLETE:
             best_epoch = max(curve, key=curve.get)
@@ -123,7 +131,7 @@ def add_synthetic_job(
                                records.PRUNE_REASON: "MedianPruner: below the median of earlier trials at the same epoch"})
         elif state == TrialState.FAIL:
             user_attrs.update({records.EPOCHS: epochs, records.SECONDS: seconds,
-                               records.FAIL_REASON: FAIL_REASONS[len(failed) % len(FAIL_REASONS)]})
+                               records.FAIL_REASON: FAIL_REASONS[len(failed) % len(FAIL_REASONS)].format(worker=worker)})
             failed.append(number)
         if failed and state == TrialState.COMPLETE and not any(records.RETRY_OF in t.user_attrs for t in trials):
             user_attrs[records.RETRY_OF] = failed[0]
@@ -133,6 +141,11 @@ def add_synthetic_job(
             datetime_complete=None if running else clock[worker] - dt.timedelta(seconds=0.5),
             params=params, distributions=dict(space), user_attrs=user_attrs, system_attrs={},
             intermediate_values=curve,
+        ))
+    for number in range(n_trials, n_trials + n_waiting):  # the rest of the budget, queued as the service does
+        trials.append(FrozenTrial(
+            number=number, trial_id=number, state=TrialState.WAITING, value=None, values=None, datetime_start=None,
+            datetime_complete=None, params={}, distributions={}, user_attrs={}, system_attrs={}, intermediate_values={},
         ))
     study.add_trials(trials)
     return study
