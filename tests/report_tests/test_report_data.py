@@ -13,7 +13,8 @@ from tuner.report import build_job, compare, read_jobs
 
 ATTRS = {records.OBJECTIVE: "ndcg@10", records.MODEL: "Caser", records.DATASET: "ml-100k", records.N_TRIALS: 10,
          records.TOOL_VERSION: "0.1.0", records.CREATED_AT: "2025-01-06T09:00:00+00:00",
-         records.SPEC: {"name": "j", "params": {"epochs": 5}, "storage": "postgresql://u:s3cret@db/tuner"}}
+         records.SPEC: {"name": "j", "params": {"epochs": 5}, "storage": "postgresql://u:s3cret@db/tuner"},
+         "versions": {"torch": "2.13.0"}, "db": "postgresql://u:s3cret@db/x"}
 
 
 def complete(make_trial, number, valid, test, **kw):
@@ -114,6 +115,7 @@ def test_environment_and_spec_with_urls_masked(job):
     assert env.devices == {"cuda:0": 3, "cpu": 1}
     assert env.workers == {"h1:1:0": 3, "h2:9:0": 1}
     assert env.first_start == dt.datetime(2025, 1, 6, 9, 0) and env.tool_version == "0.1.0"
+    assert env.other == {"versions": {"torch": "2.13.0"}, "db": "postgresql://u:***@db/x"}  # unknown attributes kept
     assert job.spec["storage"] == "postgresql://u:***@db/tuner"
     assert job.param_names == ("learning_rate", "embedding_size")
     assert job.valid_metric_names == ("ndcg@10", "recall@10")

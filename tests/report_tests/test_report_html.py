@@ -95,3 +95,11 @@ def test_render_does_not_change_optuna_logging():
     level = optuna.logging.get_verbosity()
     render([build_job("empty", {}, "maximize", [])])
     assert optuna.logging.get_verbosity() == level
+
+
+def test_environment_shows_unknown_study_attributes_masked():
+    attrs = {records.OBJECTIVE: "ndcg@10", records.STARTED_AT: "2025-01-06T09:00:05+00:00",
+             "versions": {"torch": "2.13.0"}, "db": "postgresql://u:s3cret@db/x"}
+    page = render([build_job("j", attrs, "maximize", [], storage="postgresql://u:***@db/x")])
+    assert "2025-01-06T09:00:05+00:00" in page and "&quot;torch&quot;: &quot;2.13.0&quot;" in page
+    assert "s3cret" not in page and "postgresql://u:***@db/x" in page

@@ -25,6 +25,10 @@ from tuner.environment import mask_url
 from tuner.errors import JobError
 from tuner.report._storage import open_storage, storage_errors, study_id
 
+_KNOWN_STUDY_ATTRS = frozenset({
+    records.SPEC, records.SPACE_TEXT, records.SPACE_NAME, records.MODEL, records.DATASET, records.OBJECTIVE,
+    records.N_TRIALS, records.TOOL_VERSION, records.CREATED_AT, records.STARTED_AT,
+})
 TOP_K = 5  # how many of the best configurations the "how sure" spread is taken over
 MAX_EXAMPLES = 3  # full reasons shown per kind of failure
 
@@ -101,6 +105,8 @@ class Environment:
     last_end: dt.datetime | None
     storage: str  # the storage URL, password masked
     read_at: dt.datetime  # when the report read the trials (naive local time, as Optuna stores)
+    started_at: str | None  # ISO 8601: when a worker first took one of the job's trials
+    other: dict[str, Any]  # study attributes this report does not know (e.g. versions a later service records)
 
 
 @dataclass(frozen=True)
@@ -379,6 +385,8 @@ def _environment(attrs: Mapping[str, Any], rows: Sequence[TrialRow], storage: st
         last_end=max(ends, default=None),
         storage=storage,
         read_at=read_at,
+        started_at=_text(attrs.get(records.STARTED_AT)),
+        other={k: _masked(v) for k, v in attrs.items() if k not in _KNOWN_STUDY_ATTRS},
     )
 
 

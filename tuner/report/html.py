@@ -259,11 +259,12 @@ def _spec_and_environment(job: Job) -> str:
         ("job", esc(job.name)), ("model", esc(job.model or "?")), ("dataset", esc(job.dataset or "?")),
         ("objective", f"validation {esc(job.objective)}, {esc(job.direction)}"),
         ("submitted with", f"seqrec-tuner {esc(env.tool_version or '?')}"),
-        ("created", esc(env.created_at or "?")),
+        ("created", esc(env.created_at or "?")), ("started", esc(env.started_at or "?")),
         ("first trial started", esc(_when(env.first_start))), ("last trial ended", esc(_when(env.last_end)) + span),
         ("devices", _counts(env.devices)), ("hosts", _counts(env.hosts)),
         ("workers", f"{len(env.workers)}: " + _counts(env.workers)),
         ("storage", esc(env.storage)), ("read at", esc(_when(env.read_at))),
+        *((esc(k), esc(json.dumps(v, default=str)[:300])) for k, v in sorted(env.other.items())),
         ("report made with", f"seqrec-tuner {esc(__version__)}, optuna {esc(optuna.__version__)}, "
                              f"plotly {esc(plotly.__version__)}, Python {esc(platform.python_version())}"),
     ]
