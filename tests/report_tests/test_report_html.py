@@ -41,6 +41,13 @@ def test_best_configuration_and_its_test_metrics_come_first(store):
     assert f"top {job.spread.k} valid" in page
 
 
+def test_optuna_plots_keep_the_trial_numbers(store, figures_of):
+    (job,) = read_jobs(store, ["caser-ml100k"])
+    history = figures_of(render([job]))[0]
+    points = next(t for t in history["data"] if t.get("mode") == "markers")
+    assert sorted(points["x"]) == sorted(r.number for r in job.ranked)
+
+
 def test_ranked_table_has_a_row_per_trial_with_metrics_and_state(store):
     (job,) = read_jobs(store, ["caser-ml100k"])
     page = render([job])

@@ -326,9 +326,22 @@ class _Studies:
         """The complete trials, or only the ``top`` best of them."""
         if top not in self._made:
             keep = {r.number for r in self.job.ranked[:top]} if top else {r.number for r in self.job.ranked}
-            trials = [_escaped_trial(t) for t in self.job.frozen if t.number in keep]
+            by_number = {t.number: t for t in self.job.frozen if t.number in keep}
+            # An in-memory study numbers trials as they are added: fill the others' places with empty
+            # failed trials (which the plots skip) so every trial keeps its own number.
+            trials = [_escaped_trial(by_number[n]) if n in by_number else _placeholder(n)
+                      for n in range(max(by_number, default=-1) + 1)]
             self._made[top] = memory_study(trials, self.job.direction)
         return self._made[top]
+
+
+def _placeholder(number: int):
+    from optuna.trial import FrozenTrial, TrialState
+
+    when = dt.datetime(2000, 1, 1)  # a finished trial needs times; no plot drawn here shows them
+    return FrozenTrial(number=number, trial_id=number, state=TrialState.FAIL, value=None, values=None,
+                       datetime_start=when, datetime_complete=when, params={}, distributions={}, user_attrs={},
+                       system_attrs={}, intermediate_values={})
 
 
 def _escaped_trial(t):
