@@ -26,7 +26,7 @@ import torch
 from tuner import environment
 from tuner.data.prepared import Prepared
 
-FORMAT_VERSION = 1  # of the cached payload and of the preprocessing that produced it
+FORMAT_VERSION = 2  # of the cached payload and of the preprocessing that produced it
 MEMORY_ENTRIES = 8  # datasets kept per process (a study may tune MAX_ITEM_LIST_LENGTH over a few values)
 
 log = logging.getLogger(__name__)

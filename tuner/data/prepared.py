@@ -6,6 +6,7 @@ What comes out depends on the file contents and the preprocessing options, not o
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,29 +33,33 @@ class Prepared:
     feature_tokens: dict[str, list[str]]  # field -> id -> raw token, 0 = "[PAD]"
 
     def to_payload(self) -> dict[str, Any]:
-        """Plain containers and tensors, loadable with ``torch.load(weights_only=True)``."""
+        """Tensors and one JSON string, loadable with ``torch.load(weights_only=True)``.
+
+        The token tables travel as one string: torch's safe unpickler is slow per object (25 ms for
+        ml-100k's 5,000 tokens as a list, under 1 ms as one string).
+        """
+        tokens = {"user": self.user_tokens, "item": self.item_tokens, "features": self.feature_tokens}
         return {
             "name": self.name,
-            "user_tokens": self.user_tokens,
-            "item_tokens": self.item_tokens,
+            "tokens_json": json.dumps(tokens, ensure_ascii=False),
             "user": torch.from_numpy(self.user),
             "item": torch.from_numpy(self.item),
             "item_features": {k: torch.from_numpy(v) for k, v in self.item_features.items()},
             "feature_sizes": self.feature_sizes,
-            "feature_tokens": self.feature_tokens,
         }
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> Prepared:
+        tokens = json.loads(payload["tokens_json"])
         return cls(
             name=payload["name"],
-            user_tokens=payload["user_tokens"],
-            item_tokens=payload["item_tokens"],
+            user_tokens=tokens["user"],
+            item_tokens=tokens["item"],
             user=payload["user"].numpy(),
             item=payload["item"].numpy(),
             item_features={k: v.numpy() for k, v in payload["item_features"].items()},
             feature_sizes=payload["feature_sizes"],
-            feature_tokens=payload["feature_tokens"],
+            feature_tokens=tokens["features"],
         )
 
 

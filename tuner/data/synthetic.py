@@ -98,15 +98,18 @@ def generate(spec: SyntheticSpec) -> AtomicTables:
     user_index = np.broadcast_to(np.arange(spec.users)[:, None], used.shape)[used][shuffle]
     inter = pd.DataFrame(
         {
-            "user_id": user_tokens[user_index],
-            "item_id": item_tokens[walk[used][shuffle]],
+            # object columns, as the atomic reader makes them (pandas would pick its arrow strings)
+            "user_id": pd.Series(user_tokens[user_index], dtype=object),
+            "item_id": pd.Series(item_tokens[walk[used][shuffle]], dtype=object),
             "rating": ratings[used][shuffle],
             "timestamp": times[used][shuffle].astype(np.float64),
         }
     )
     source = f"<{spec.name}>"
     inter_types = {"user_id": "token", "item_id": "token", "rating": "float", "timestamp": "float"}
-    item = pd.DataFrame({"item_id": item_tokens, "class": _classes(rng, cycle, spec.items)})
+    item = pd.DataFrame(
+        {"item_id": pd.Series(item_tokens, dtype=object), "class": pd.Series(_classes(rng, cycle, spec.items), dtype=object)}
+    )
     return AtomicTables(
         inter=Table(source=source + ".inter", frame=inter, types=inter_types),
         item=Table(source=source + ".item", frame=item, types={"item_id": "token", "class": "token_seq"}),
