@@ -143,3 +143,11 @@ def test_token_filter_needs_a_list_of_tokens(atomic):
     assert "'year' is a token field; expected a list of the tokens to keep" in message
     dataset = load_dataset(str(folder), {"val_interval": {"year": [1995]}})  # YAML numbers match their text
     assert sorted(dataset.item_tokens[1:]) == ["10", "12"]
+
+
+def test_crlf_lines_a_byte_order_mark_blank_lines_and_no_final_newline_are_read(atomic):
+    text = "\ufeff" + (HEADER + ROWS).replace("\n", "\r\n") + "\r\n\r\n3\t10\t1\t400"
+    dataset = load_dataset(str(atomic({"inter": text})))
+    assert dataset.n_interactions == 6 and dataset.user_tokens == ["[PAD]", "1", "2", "3"]
+    crlf_error = (HEADER + ROWS).replace("\n", "\r\n") + "3\t10\tmany\t400\r\n"
+    assert re.search(r"crlf\.inter:7: column 'rating': expected a number, got 'many'", error_of(atomic({"inter": crlf_error}, "crlf")))

@@ -67,3 +67,20 @@ def test_folder_without_a_matching_inter_file(tmp_path):
     (folder / "b.inter").write_text(INTER)
     with pytest.raises(DataError, match=r"expected two\.inter \(RecBole's <folder name>\.inter\); found a\.inter, b\.inter"):
         load_dataset(str(folder))
+
+
+def test_built_in_names_win_over_a_folder_of_that_name_in_the_working_directory(tmp_path, monkeypatch):
+    local = tmp_path / "ml-100k"
+    local.mkdir()
+    (local / "ml-100k.inter").write_text(INTER)
+    monkeypatch.chdir(tmp_path)
+    assert load_dataset("ml-100k").n_interactions == 100000
+    assert load_dataset("./ml-100k").n_interactions == 3
+
+
+def test_users_with_one_interaction_only_give_no_training_data(tmp_path):
+    folder = tmp_path / "single"
+    folder.mkdir()
+    (folder / "single.inter").write_text("user_id:token\titem_id:token\ttimestamp:float\na\tx\t1\nb\ty\t2\n")
+    with pytest.raises(DataError, match="no training examples after filtering"):
+        load_dataset(str(folder))

@@ -33,7 +33,7 @@ class DataOptions:
     user_inter_num: Intervals | None  # user_inter_num_interval
     item_inter_num: Intervals | None  # item_inter_num_interval
     rm_dup_inter: str | None  # None, "first" or "last"
-    normalize_all: bool  # min-max scale float fields; decides how timestamps tie (see sequences.py)
+    normalize_all: bool  # min-max scale float fields; decides how timestamps tie (prepared.py)
     max_item_list_length: int  # MAX_ITEM_LIST_LENGTH
 
     def cache_key_fields(self) -> dict[str, Any]:

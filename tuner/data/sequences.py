@@ -21,6 +21,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from tuner.data.dataset import SequentialDataset, Split
 from tuner.data.prepared import Prepared
+from tuner.errors import DataError
 
 
 def build_dataset(prepared: Prepared, max_len: int) -> SequentialDataset:
@@ -45,6 +46,10 @@ def build_dataset(prepared: Prepared, max_len: int) -> SequentialDataset:
     test = (from_end == 0) & (n_examples >= 2)
     valid = (from_end == 1) & (n_examples >= 3)
     train = ~(test | valid)
+    if not train.any():
+        raise DataError(
+            f"{prepared.name}: no training examples after filtering: every user has fewer than 2 interactions"
+        )
 
     def split(mask: np.ndarray) -> Split:
         lengths = length[mask]

@@ -4,9 +4,9 @@ Resolution, first match wins:
 
 1. ``synthetic-tiny``, ``synthetic-small``, ``synthetic:...``: generated (synthetic.py);
 2. ``data_path`` set: ``data_path/<name>.inter``, or RecBole's layout ``data_path/<name>/<name>.inter``;
-3. an existing folder: its ``<folder name>.inter`` (or its only ``.inter`` file);
-4. ``ml-100k``: the copy shipped in the package (see builtin/ml-100k/NOTICE);
-5. ``ml-1m``: ``$TUNER_DATA_DIR/ml-1m/``, downloaded and converted on first use (ml1m.py);
+3. ``ml-100k``: the copy shipped in the package (see builtin/ml-100k/NOTICE);
+4. ``ml-1m``: ``$TUNER_DATA_DIR/ml-1m/``, downloaded and converted on first use (ml1m.py);
+5. an existing folder: its ``<folder name>.inter`` (or its only ``.inter`` file);
 6. ``$TUNER_DATA_DIR/<name>/<name>.inter``.
 """
 
@@ -107,14 +107,14 @@ def resolve(name_or_path: str, opts: DataOptions) -> Source:
         return SyntheticSource(synthetic.parse_spec(name_or_path))
     if opts.data_path is not None:
         return _in_data_path(name_or_path, Path(opts.data_path).expanduser())
-    path = Path(name_or_path).expanduser()
-    if path.is_dir():
-        return _folder(path)
-    if name_or_path == "ml-100k":
+    if name_or_path == "ml-100k":  # a built-in name means the same in any working directory (./ml-100k is a path)
         return FolderSource(name="ml-100k", folder=BUILTIN_FOLDER / "ml-100k", stem="ml-100k")
     root = environment.data_dir()
     if name_or_path == ml1m.NAME:
         return FolderSource(name=ml1m.NAME, folder=ml1m.ensure(root), stem=ml1m.NAME)
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        return _folder(path)
     if (root / name_or_path / f"{name_or_path}.inter").is_file():
         return FolderSource(name=name_or_path, folder=root / name_or_path, stem=name_or_path)
     if "/" in name_or_path or name_or_path.startswith("."):
