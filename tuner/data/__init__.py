@@ -1,1 +1,6 @@
-"""data"""
+"""Datasets: RecBole atomic files -> filtered, remapped, leave-one-out split tensors (parsed once, cached)."""
+
+from tuner.data.dataset import SequentialDataset, Split
+from tuner.data.loader import BUILTIN_NAMES, dataset_option_names, load_dataset
+
+__all__ = ["BUILTIN_NAMES", "SequentialDataset", "Split", "dataset_option_names", "load_dataset"]
