@@ -19,7 +19,7 @@ import torch
 
 from tuner.data.dataset import SequentialDataset, Split
 
-FORMAT_VERSION = 1  # bump when the pipeline's output changes, so old cache files are not read
+FORMAT_VERSION = 2  # bump when the pipeline's output changes, so old cache files are not read
 _memory: dict[str, SequentialDataset] = {}
 
 
