@@ -1,0 +1,199 @@
+"""Caser's horizontal convolutions: every height at once, max-pooled over time.
+
+RecBole runs one ``Conv2d`` per height h = 1..L (kernel (h, d), nh filters), then ReLU and a max
+over time: L small convolutions in a Python loop, most of Caser's cost at L = 50. Here:
+
+* forward: the windows' responses come from a few large matrix products over the whole batch.
+  The embeddings are laid out position-major, ``(L, B, d)`` flattened to rows ``t*B + b``, so the
+  item at offset k of every window is the contiguous row slice ``[k*B, (k+T)*B)``; a group of
+  heights a..b is ``sum_k slice_k @ W_k^T`` (no im2col copy). Heights are grouped so that each
+  product is wide enough to run near the machine's matmul speed while few zero rows (offsets
+  k >= h of the shorter heights in a group) are multiplied; :func:`plan_height_groups` picks the
+  groups. Windows that run past the sequence end are masked before the max.
+* backward: max-pooling keeps one window per (example, height, filter), so only those windows get
+  gradient. Both gradients are weighted sums of rows gathered by index (``embedding_bag``), about
+  ``B * nh * L^2/2 * d`` multiply-adds instead of another pass as large as the forward.
+
+Packed filter layout: ``weight`` (S, nh, d) with S = L(L+1)/2; height h owns rows
+``h(h-1)/2 .. h(h+1)/2 - 1`` and row ``h(h-1)/2 + k`` is the filter row applied to item t+k of the
+window starting at t (RecBole's ``conv_h[h-1].weight[f, 0, k, :]``). ``bias`` (L, nh).
+Output (B, L*nh): column ``(h-1)*nh + f``, RecBole's concatenation order. ReLU is left to the caller
+(``relu(max(x)) == max(relu(x))``, with the same gradient).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import torch
+import torch.nn.functional as F
+
+# Cost model of one matmul slice in the forward, in multiply-add equivalents per example
+# (measured on a 2-core x86 CPU; only the relative sizes matter): streaming an input row costs
+# about as much as 40 output columns, accumulating an output element about 4 multiply-adds.
+_READ_COST = 40.0
+_ACCUMULATE_COST = 4.0
+_CALL_COST = 2.0e4
+
+# Gathered entries per backward chunk: bounds the index tensors to tens of MB.
+_BACKWARD_CHUNK_ENTRIES = 1 << 22
+
+
+def packed_rows(max_seq_length: int) -> int:
+    """S = L(L+1)/2: the number of filter rows of all heights together."""
+    return max_seq_length * (max_seq_length + 1) // 2
+
+
+def height_of_rows(max_seq_length: int, device: torch.device | None = None) -> torch.Tensor:
+    """(S,) long: the height (1..L) each packed row belongs to."""
+    heights = torch.arange(1, max_seq_length + 1, device=device)
+    return heights.repeat_interleave(heights)
+
+
+@functools.lru_cache(maxsize=None)
+def plan_height_groups(max_seq_length: int, n_filters: int, embedding_size: int) -> tuple[tuple[int, int], ...]:
+    """Contiguous height groups ``((a, b), ...)`` covering 1..L at the least modelled cost.
+
+    A group a..b costs b matmul slices of T = L-a+1 positions, each multiplying by the filters of
+    its w = b-a+1 heights (N = nh*w columns); bigger groups waste zero rows, smaller ones run
+    narrow (slow) matmuls. Exact dynamic programme over the split points, O(L^2).
+    """
+    L, nh, d = max_seq_length, n_filters, embedding_size
+
+    def cost(a: int, b: int) -> float:
+        positions, columns = L - a + 1, nh * (b - a + 1)
+        return b * (positions * d * (columns + _READ_COST) + positions * columns * _ACCUMULATE_COST + _CALL_COST)
+
+    best: list[tuple[float, tuple[tuple[int, int], ...]]] = [(0.0, ())] * (L + 2)
+    for a in range(L, 0, -1):  # best[a]: cheapest cover of heights a..L
+        best[a] = min((cost(a, b) + best[b + 1][0], ((a, b),) + best[b + 1][1]) for b in range(a, L + 1))
+    return best[1][1]
+
+
+def _group_filters(weight: torch.Tensor, a: int, b: int) -> torch.Tensor:
+    """(b, nh*w, d): for offset k, the filter rows of heights a..b (zero where k >= h)."""
+    n_rows, nh, d = weight.shape
+    heights = torch.arange(a, b + 1, device=weight.device)  # (w,)
+    offsets = torch.arange(b, device=weight.device)  # (b,)
+    rows = (heights * (heights - 1) // 2)[None, :] + offsets[:, None]  # (b, w)
+    rows = torch.where(offsets[:, None] < heights[None, :], rows, n_rows)  # n_rows: the zero row
+    padded = torch.cat([weight, weight.new_zeros(1, nh, d)])  # (S+1, nh, d)
+    return padded[rows].reshape(b, (b - a + 1) * nh, d)
+
+
+def _forward(E: torch.Tensor, weight: torch.Tensor, groups) -> tuple[torch.Tensor, torch.Tensor]:
+    """Max over time of every window response (bias excluded), and where the max was."""
+    B, L, d = E.shape
+    nh = weight.shape[1]
+    widest = max(b - a for a, b in groups)
+    # (L + widest, B, d) position-major, zero rows after the end so every shifted slice exists
+    rows = E.new_zeros(L + widest, B, d)
+    rows[:L] = E.transpose(0, 1)
+    rows = rows.view(-1, d)  # ((L + widest) * B, d)
+    values, argmax = [], []
+    for a, b in groups:
+        T, w = L - a + 1, b - a + 1
+        filters = _group_filters(weight, a, b)  # (b, w*nh, d)
+        R = torch.mm(rows[: T * B], filters[0].t())  # (T*B, w*nh)
+        for k in range(1, b):
+            R.addmm_(rows[k * B : (k + T) * B], filters[k].t())
+        R = R.view(T, B, w, nh)
+        if w > 1:  # windows of height h start at t <= L-h; only the last w-1 positions can be invalid
+            tail_start = L - b + 1
+            t = torch.arange(tail_start, T, device=E.device)[:, None]  # (w-1, 1)
+            h = torch.arange(a, b + 1, device=E.device)[None, :]  # (1, w)
+            R[tail_start:].masked_fill_((t > L - h)[:, None, :, None], float("-inf"))
+        v, i = R.max(0)  # (B, w, nh)
+        values.append(v.reshape(B, w * nh))
+        argmax.append(i.reshape(B, w * nh))
+    return torch.cat(values, 1), torch.cat(argmax, 1)
+
+
+def _backward(E, weight, start, grad):
+    """Gradients for E (B, L, d) and the packed weight (S, nh, d), from the winning windows only.
+
+    ``start`` (B, L*nh): where each column's maximal window starts; ``grad`` (B, L*nh).
+    """
+    B, L, d = E.shape
+    n_rows, nh, _ = weight.shape
+    device = E.device
+    n_columns = L * nh
+    row_height = height_of_rows(L, device)  # (S,)
+    row_offset = torch.arange(n_rows, device=device) - row_height * (row_height - 1) // 2  # (S,) k
+    filters = torch.arange(nh, device=device)
+    column_of_row = (row_height - 1)[:, None] * nh + filters[None, :]  # (S, nh)
+    column_height = torch.arange(1, L + 1, device=device).repeat_interleave(nh)  # (L*nh,)
+    # flat row of weight.view(S*nh, d) holding offset 0 of each column's filter
+    column_base = ((column_height * (column_height - 1) // 2) * nh + filters.repeat(L))  # (L*nh,)
+    positions = torch.arange(L, device=device)
+    table = weight.reshape(n_rows * nh, d)
+
+    grad_weight = torch.zeros_like(table)
+    grad_E = torch.empty_like(E)
+    chunk = max(1, _BACKWARD_CHUNK_ENTRIES // (L * n_columns))
+    for lo in range(0, B, chunk):
+        hi = min(B, lo + chunk)
+        n = hi - lo
+        s, g = start[lo:hi], grad[lo:hi]  # (n, L*nh)
+        E_rows = E[lo:hi].reshape(n * L, d)
+        # weight: bag (row, filter) sums g[b, column] * E[b, start + k] over the examples b
+        where = s.t()[column_of_row] + row_offset[:, None, None] + (torch.arange(n, device=device) * L)  # (S, nh, n)
+        grad_weight += F.embedding_bag(
+            where.reshape(-1), E_rows, torch.arange(0, where.numel(), n, device=device),
+            mode="sum", per_sample_weights=g.t()[column_of_row].reshape(-1),
+        )
+        # input: bag (b, p) sums g[b, column] * filter row (p - start) over every column; a zero
+        # weight stands for "p outside this column's window" (padding_idx would be far slower)
+        k = positions[None, :, None] - s[:, None, :]  # (n, L, L*nh)
+        inside = (k >= 0) & (k < column_height)
+        index = torch.where(inside, column_base + k * nh, 0)
+        scale = torch.where(inside, g[:, None, :], 0.0)
+        grad_E[lo:hi] = F.embedding_bag(
+            index.reshape(-1), table, torch.arange(0, index.numel(), n_columns, device=device),
+            mode="sum", per_sample_weights=scale.reshape(-1),
+        ).view(n, L, d)
+    return grad_E, grad_weight.view(n_rows, nh, d)
+
+
+class _HorizontalMaxPool(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, E, weight, bias, groups):
+        values, start = _forward(E.detach(), weight.detach(), groups)
+        ctx.save_for_backward(E, weight, start)
+        return values + bias.reshape(1, -1)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        E, weight, start = ctx.saved_tensors
+        grad = grad.contiguous()
+        grad_E, grad_weight = _backward(E.detach(), weight.detach(), start, grad)
+        grad_bias = grad.sum(0).view(E.shape[1], -1)  # (L, nh)
+        return grad_E, grad_weight, grad_bias, None
+
+
+def horizontal_max_pool(
+    E: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, groups: tuple[tuple[int, int], ...] | None = None
+) -> torch.Tensor:
+    """(B, L*nh): for every height h and filter f, the maximum over window starts t of
+    ``bias[h-1, f] + sum_k <E[:, t+k], weight[h(h-1)/2 + k, f]>`` (before ReLU).
+
+    ``E`` (B, L, d); ``weight`` (L(L+1)/2, nh, d); ``bias`` (L, nh). ``groups`` defaults to
+    :func:`plan_height_groups`; any cover of 1..L by contiguous groups gives the same result.
+    """
+    L, nh, d = E.shape[1], weight.shape[1], E.shape[2]
+    if weight.shape[0] != packed_rows(L):
+        raise ValueError(f"weight has {weight.shape[0]} rows, expected L(L+1)/2 = {packed_rows(L)} for L = {L}")
+    if groups is None:
+        groups = plan_height_groups(L, nh, d)
+    return _HorizontalMaxPool.apply(E, weight, bias, groups)
+
+
+def packed_norms(weight: torch.Tensor) -> torch.Tensor:
+    """(L,): the L2 norm of each height's filters (RecBole's ``conv_h[h-1].weight.norm(2)``)."""
+    n_rows = weight.shape[0]
+    L = int(round((math.sqrt(8 * n_rows + 1) - 1) / 2))
+    squares = weight.pow(2).sum((1, 2))  # (S,)
+    per_height = squares.new_zeros(L).index_add(0, height_of_rows(L, weight.device) - 1, squares)
+    return per_height.sqrt()
