@@ -90,13 +90,16 @@ class Caser(SequentialRecommender):
             vertical = torch.matmul(self.conv_v_weight, E) + self.conv_v_bias[:, None]  # (B, nv, d)
             parts.append(vertical.flatten(1))  # (B, nv*d), RecBole's view(-1, nv*d) order
         if self.config.nh:
-            pooled = horizontal_max_pool(E, self.conv_h_weight, self.conv_h_bias, self.height_groups)
-            parts.append(F.relu(pooled))  # (B, L*nh)
+            parts.append(F.relu(self.horizontal(E)))  # (B, L*nh)
         out = self.dropout(torch.cat(parts, 1))
         z = F.relu(self.fc1(out))  # (B, d)
         return F.relu(self.fc2(torch.cat([z, user], 1)))  # (B, d)
 
     forward = sequence_representation
+
+    def horizontal(self, E: torch.Tensor) -> torch.Tensor:
+        """(B, L*nh): each height's filters max-pooled over time, before ReLU, RecBole's column order."""
+        return horizontal_max_pool(E, self.conv_h_weight, self.conv_h_bias, self.height_groups)
 
     def regularization(self) -> torch.Tensor:
         """RecBole's: reg_weight * (sum of the L2 norms of the embeddings, conv_v, fc1 and fc2

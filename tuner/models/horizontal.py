@@ -110,6 +110,21 @@ def _forward(E: torch.Tensor, weight: torch.Tensor, groups) -> tuple[torch.Tenso
     return torch.cat(values, 1), torch.cat(argmax, 1)
 
 
+@functools.lru_cache(maxsize=32)
+def _backward_indices(L: int, nh: int, device: torch.device) -> tuple[torch.Tensor, ...]:
+    """Constant index tables of the backward pass for one (L, nh)."""
+    S = packed_rows(L)
+    row_height = height_of_rows(L, device)  # (S,)
+    row_offset = torch.arange(S, device=device) - row_height * (row_height - 1) // 2  # (S,) k
+    filters = torch.arange(nh, device=device)
+    column_of_row = (row_height - 1)[:, None] * nh + filters[None, :]  # (S, nh)
+    column_height = torch.arange(1, L + 1, device=device).repeat_interleave(nh)  # (L*nh,)
+    # flat row of weight.view(S*nh, d) holding offset 0 of each column's filter
+    column_base = (column_height * (column_height - 1) // 2) * nh + filters.repeat(L)  # (L*nh,)
+    positions = torch.arange(L, device=device)
+    return column_of_row, row_offset[:, None, None], column_height, column_base, positions
+
+
 def _backward(E, weight, start, grad):
     """Gradients for E (B, L, d) and the packed weight (S, nh, d), from the winning windows only.
 
@@ -117,16 +132,9 @@ def _backward(E, weight, start, grad):
     """
     B, L, d = E.shape
     n_rows, nh, _ = weight.shape
-    device = E.device
     n_columns = L * nh
-    row_height = height_of_rows(L, device)  # (S,)
-    row_offset = torch.arange(n_rows, device=device) - row_height * (row_height - 1) // 2  # (S,) k
-    filters = torch.arange(nh, device=device)
-    column_of_row = (row_height - 1)[:, None] * nh + filters[None, :]  # (S, nh)
-    column_height = torch.arange(1, L + 1, device=device).repeat_interleave(nh)  # (L*nh,)
-    # flat row of weight.view(S*nh, d) holding offset 0 of each column's filter
-    column_base = ((column_height * (column_height - 1) // 2) * nh + filters.repeat(L))  # (L*nh,)
-    positions = torch.arange(L, device=device)
+    device = E.device
+    column_of_row, row_offset, column_height, column_base, positions = _backward_indices(L, nh, device)
     table = weight.reshape(n_rows * nh, d)
 
     grad_weight = torch.zeros_like(table)
@@ -136,24 +144,30 @@ def _backward(E, weight, start, grad):
         hi = min(B, lo + chunk)
         n = hi - lo
         s, g = start[lo:hi], grad[lo:hi]  # (n, L*nh)
-        E_rows = E[lo:hi].reshape(n * L, d)
+        examples = torch.arange(n, device=device)[:, None]  # (n, 1)
         # weight: bag (row, filter) sums g[b, column] * E[b, start + k] over the examples b
-        where = s.t()[column_of_row] + row_offset[:, None, None] + (torch.arange(n, device=device) * L)  # (S, nh, n)
+        where = (s + examples * L).t()[column_of_row] + row_offset  # (S, nh, n) rows of E[lo:hi].view(n*L, d)
         grad_weight += F.embedding_bag(
-            where.reshape(-1), E_rows, torch.arange(0, where.numel(), n, device=device),
-            mode="sum", per_sample_weights=g.t()[column_of_row].reshape(-1),
+            where.view(-1), E[lo:hi].reshape(n * L, d), _bag_offsets(where.numel(), n, device),
+            mode="sum", per_sample_weights=g.t()[column_of_row].view(-1),
         )
-        # input: bag (b, p) sums g[b, column] * filter row (p - start) over every column; a zero
-        # weight stands for "p outside this column's window" (padding_idx would be far slower)
-        k = positions[None, :, None] - s[:, None, :]  # (n, L, L*nh)
-        inside = (k >= 0) & (k < column_height)
-        index = torch.where(inside, column_base + k * nh, 0)
-        scale = torch.where(inside, g[:, None, :], 0.0)
+        # input: bag (b, p) sums g[b, column] * filter row p - start over every column. The row is
+        # inside the filter iff 0 <= p - start < h, i.e. |2(p - start) - (h - 1)| <= h - 1; outside,
+        # a zero weight stands in (padding_idx would be far slower)
+        twice_offset = (2 * positions)[None, :, None] - (2 * s + column_height - 1)[:, None, :]  # (n, L, L*nh)
+        inside = twice_offset.abs_() <= column_height - 1
+        index = (column_base - s * nh)[:, None, :] + (positions * nh)[None, :, None]  # (n, L, L*nh)
+        index = torch.where(inside, index, 0)
+        scale = g[:, None, :] * inside
         grad_E[lo:hi] = F.embedding_bag(
-            index.reshape(-1), table, torch.arange(0, index.numel(), n_columns, device=device),
-            mode="sum", per_sample_weights=scale.reshape(-1),
+            index.view(-1), table, _bag_offsets(index.numel(), n_columns, device),
+            mode="sum", per_sample_weights=scale.view(-1),
         ).view(n, L, d)
     return grad_E, grad_weight.view(n_rows, nh, d)
+
+
+def _bag_offsets(n_entries: int, bag_size: int, device: torch.device) -> torch.Tensor:
+    return torch.arange(0, n_entries, bag_size, device=device)
 
 
 class _HorizontalMaxPool(torch.autograd.Function):
