@@ -3,13 +3,13 @@
 RecBole runs one ``Conv2d`` per height h = 1..L (kernel (h, d), nh filters), then ReLU and a max
 over time: L small convolutions in a Python loop, most of Caser's cost at L = 50. Here:
 
-* forward: the windows' responses come from a few large matrix products over the whole batch.
-  The embeddings are laid out position-major, ``(L, B, d)`` flattened to rows ``t*B + b``, so the
+* forward: the windows' responses come from large matrix products over the whole batch. The
+  embeddings are laid out position-major, ``(L, B, d)`` flattened to rows ``t*B + b``, so the
   item at offset k of every window is the contiguous row slice ``[k*B, (k+T)*B)``; a group of
-  heights a..b is ``sum_k slice_k @ W_k^T`` (no im2col copy). Heights are grouped so that each
-  product is wide enough to run near the machine's matmul speed while few zero rows (offsets
-  k >= h of the shorter heights in a group) are multiplied; :func:`plan_height_groups` picks the
-  groups. Windows that run past the sequence end are masked before the max.
+  heights a..b is ``sum_k slice_k @ W_k^T`` (no im2col copy), each product restricted to the
+  heights longer than k and the window starts they have. Heights are grouped so that products are
+  wide enough to run near the machine's matmul speed while few windows that run past the sequence
+  end are computed (and then masked before the max); :func:`plan_height_groups` picks the groups.
 * backward: max-pooling keeps one window per (example, height, filter), so only those windows get
   gradient. Both gradients are weighted sums of rows gathered by index (``embedding_bag``), about
   ``B * nh * L^2/2 * d`` multiply-adds instead of another pass as large as the forward.
@@ -30,9 +30,9 @@ import torch
 import torch.nn.functional as F
 
 # Cost model of one matmul slice in the forward, in multiply-add equivalents per example
-# (measured on a 2-core x86 CPU; only the relative sizes matter): streaming an input row costs
-# about as much as 40 output columns, accumulating an output element about 4 multiply-adds.
-_READ_COST = 40.0
+# (fitted on a 2-core x86 CPU; only the relative sizes matter): streaming an input row costs
+# about as much as 10 more output columns, accumulating an output element about 4 multiply-adds.
+_READ_COST = 10.0
 _ACCUMULATE_COST = 4.0
 _CALL_COST = 2.0e4
 
@@ -51,19 +51,38 @@ def height_of_rows(max_seq_length: int, device: torch.device | None = None) -> t
     return heights.repeat_interleave(heights)
 
 
+def _slices(L: int, a: int, b: int) -> list[tuple[int, int, int]]:
+    """The matmul slices of height group a..b: ``(k, first, T)`` for offsets k = 0..b-1.
+
+    Offset k only matters to heights h > k, i.e. heights ``first = max(a, k+1) .. b`` (a trailing
+    block of the group's columns), and only at window starts t <= L - first (T positions).
+    """
+    return [(k, max(a, k + 1), L - max(a, k + 1) + 1) for k in range(b)]
+
+
 @functools.lru_cache(maxsize=None)
 def plan_height_groups(max_seq_length: int, n_filters: int, embedding_size: int) -> tuple[tuple[int, int], ...]:
     """Contiguous height groups ``((a, b), ...)`` covering 1..L at the least modelled cost.
 
-    A group a..b costs b matmul slices of T = L-a+1 positions, each multiplying by the filters of
-    its w = b-a+1 heights (N = nh*w columns); bigger groups waste zero rows, smaller ones run
-    narrow (slow) matmuls. Exact dynamic programme over the split points, O(L^2).
+    Within a group every matmul slice spans all its heights still longer than the offset, at all
+    window starts of the shortest of them; bigger groups compute more windows that run past the
+    sequence end, smaller ones run narrower (slower) matmuls. Exact dynamic programme, O(L^3).
     """
     L, nh, d = max_seq_length, n_filters, embedding_size
 
+    def slice_cost(T: int, heights: int) -> float:
+        columns = nh * heights
+        return T * d * (columns + _READ_COST) + T * columns * _ACCUMULATE_COST + _CALL_COST
+
+    # offsets k < a all span the whole group at T = L-a+1; an offset k >= a spans heights k+1..b at
+    # T = L-k. tail[b][k] = cost of offsets k..b-1 (the second kind), so cost(a, b) is O(1).
+    tail = [[0.0] * (b + 1) for b in range(L + 1)]
+    for b in range(1, L + 1):
+        for k in range(b - 1, -1, -1):
+            tail[b][k] = tail[b][k + 1] + slice_cost(L - k, b - k)
+
     def cost(a: int, b: int) -> float:
-        positions, columns = L - a + 1, nh * (b - a + 1)
-        return b * (positions * d * (columns + _READ_COST) + positions * columns * _ACCUMULATE_COST + _CALL_COST)
+        return a * slice_cost(L - a + 1, b - a + 1) + tail[b][a]
 
     best: list[tuple[float, tuple[tuple[int, int], ...]]] = [(0.0, ())] * (L + 2)
     for a in range(L, 0, -1):  # best[a]: cheapest cover of heights a..L
@@ -86,18 +105,16 @@ def _forward(E: torch.Tensor, weight: torch.Tensor, groups) -> tuple[torch.Tenso
     """Max over time of every window response (bias excluded), and where the max was."""
     B, L, d = E.shape
     nh = weight.shape[1]
-    widest = max(b - a for a, b in groups)
-    # (L + widest, B, d) position-major, zero rows after the end so every shifted slice exists
-    rows = E.new_zeros(L + widest, B, d)
-    rows[:L] = E.transpose(0, 1)
-    rows = rows.view(-1, d)  # ((L + widest) * B, d)
+    # position-major: row t*B + b is E[b, t]; slice k reads positions k .. k+T_k-1 <= L-1
+    rows = E.transpose(0, 1).reshape(L * B, d)  # (L*B, d)
     values, argmax = [], []
     for a, b in groups:
         T, w = L - a + 1, b - a + 1
         filters = _group_filters(weight, a, b)  # (b, w*nh, d)
-        R = torch.mm(rows[: T * B], filters[0].t())  # (T*B, w*nh)
-        for k in range(1, b):
-            R.addmm_(rows[k * B : (k + T) * B], filters[k].t())
+        R = torch.mm(rows[: T * B], filters[0].t())  # (T*B, w*nh); offset 0 spans every column
+        for k, first, T_k in _slices(L, a, b)[1:]:
+            c = (first - a) * nh  # heights first..b: the trailing columns, in place (ldc = w*nh)
+            R[: T_k * B, c:].addmm_(rows[k * B : (k + T_k) * B], filters[k, c:].t())
         R = R.view(T, B, w, nh)
         if w > 1:  # windows of height h start at t <= L-h; only the last w-1 positions can be invalid
             tail_start = L - b + 1
@@ -116,13 +133,11 @@ def _backward_indices(L: int, nh: int, device: torch.device) -> tuple[torch.Tens
     S = packed_rows(L)
     row_height = height_of_rows(L, device)  # (S,)
     row_offset = torch.arange(S, device=device) - row_height * (row_height - 1) // 2  # (S,) k
-    filters = torch.arange(nh, device=device)
-    column_of_row = (row_height - 1)[:, None] * nh + filters[None, :]  # (S, nh)
-    column_height = torch.arange(1, L + 1, device=device).repeat_interleave(nh)  # (L*nh,)
-    # flat row of weight.view(S*nh, d) holding offset 0 of each column's filter
-    column_base = (column_height * (column_height - 1) // 2) * nh + filters.repeat(L)  # (L*nh,)
-    positions = torch.arange(L, device=device)
-    return column_of_row, row_offset[:, None, None], column_height, column_base, positions
+    column_of_row = (row_height - 1)[:, None] * nh + torch.arange(nh, device=device)  # (S, nh)
+    # each column's filter rows sit at offsets L-1 .. L-2+h of a zero block of 2L-1 rows, so that
+    # "row p - start" is block + L-1 + p - start for every p and start, zero outside the filter
+    padded_row = column_of_row * (2 * L - 1) + (L - 1) + row_offset[:, None]  # (S, nh)
+    return column_of_row, row_offset[:, None, None], padded_row.view(-1)
 
 
 def _backward(E, weight, start, grad):
@@ -134,34 +149,31 @@ def _backward(E, weight, start, grad):
     n_rows, nh, _ = weight.shape
     n_columns = L * nh
     device = E.device
-    column_of_row, row_offset, column_height, column_base, positions = _backward_indices(L, nh, device)
-    table = weight.reshape(n_rows * nh, d)
+    column_of_row, row_offset, padded_row = _backward_indices(L, nh, device)
+    padded = weight.new_zeros(n_columns * (2 * L - 1), d).index_copy_(0, padded_row, weight.reshape(n_rows * nh, d))
+    block = torch.arange(n_columns, device=device) * (2 * L - 1) + (L - 1)  # (L*nh,)
+    positions = torch.arange(L, device=device)
 
-    grad_weight = torch.zeros_like(table)
+    grad_weight = torch.zeros(n_rows * nh, d, dtype=weight.dtype, device=device)
     grad_E = torch.empty_like(E)
     chunk = max(1, _BACKWARD_CHUNK_ENTRIES // (L * n_columns))
     for lo in range(0, B, chunk):
         hi = min(B, lo + chunk)
         n = hi - lo
         s, g = start[lo:hi], grad[lo:hi]  # (n, L*nh)
-        examples = torch.arange(n, device=device)[:, None]  # (n, 1)
         # weight: bag (row, filter) sums g[b, column] * E[b, start + k] over the examples b
-        where = (s + examples * L).t()[column_of_row] + row_offset  # (S, nh, n) rows of E[lo:hi].view(n*L, d)
+        examples = torch.arange(n, device=device)[:, None] * L  # (n, 1)
+        where = (s + examples).t()[column_of_row] + row_offset  # (S, nh, n): rows of E[lo:hi].view(n*L, d)
         grad_weight += F.embedding_bag(
             where.view(-1), E[lo:hi].reshape(n * L, d), _bag_offsets(where.numel(), n, device),
             mode="sum", per_sample_weights=g.t()[column_of_row].view(-1),
         )
-        # input: bag (b, p) sums g[b, column] * filter row p - start over every column. The row is
-        # inside the filter iff 0 <= p - start < h, i.e. |2(p - start) - (h - 1)| <= h - 1; outside,
-        # a zero weight stands in (padding_idx would be far slower)
-        twice_offset = (2 * positions)[None, :, None] - (2 * s + column_height - 1)[:, None, :]  # (n, L, L*nh)
-        inside = twice_offset.abs_() <= column_height - 1
-        index = (column_base - s * nh)[:, None, :] + (positions * nh)[None, :, None]  # (n, L, L*nh)
-        index = torch.where(inside, index, 0)
-        scale = g[:, None, :] * inside
+        # input: bag (b, p) sums g[b, column] * (filter row p - start) over every column, a zero row
+        # of the padded table where p is outside the window
+        index = (block - s)[:, None, :] + positions[None, :, None]  # (n, L, L*nh)
         grad_E[lo:hi] = F.embedding_bag(
-            index.view(-1), table, _bag_offsets(index.numel(), n_columns, device),
-            mode="sum", per_sample_weights=scale.view(-1),
+            index.view(-1), padded, _bag_offsets(index.numel(), n_columns, device),
+            mode="sum", per_sample_weights=g[:, None, :].expand(n, L, n_columns).reshape(-1),
         ).view(n, L, d)
     return grad_E, grad_weight.view(n_rows, nh, d)
 
