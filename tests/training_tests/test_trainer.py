@@ -166,3 +166,20 @@ def test_an_empty_split_is_refused():
 
     with pytest.raises(TrainingError, match="valid split is empty"):
         fit(Bigram(data.n_item_ids), replace(data, valid=empty), FAST)
+
+
+def live_tensor_count() -> int:
+    gc.collect()
+    return sum(1 for o in gc.get_objects() if type(o) in (torch.Tensor, torch.nn.Parameter))
+
+
+def test_repeated_runs_leave_no_tensors_behind():
+    data = cycle_dataset()
+    counts = []
+    for seed in range(4):
+        init_seed(seed)
+        model = Bigram(data.n_item_ids)
+        fit(model, data, {**FAST, "epochs": 2})
+        del model
+        counts.append(live_tensor_count())
+    assert counts[1] == counts[2] == counts[3], counts
