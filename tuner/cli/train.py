@@ -28,13 +28,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from tuner.training import resolve, train  # torch loads only when a command needs it
+    from tuner.training import TrainerConfig, resolve, train  # torch loads only when a command needs it
 
     overrides = parse_set_items(args.set_items)
     if args.dataset is not None:
         overrides["dataset"] = args.dataset
     settings = resolve(args.model, args.config, overrides)
-    result = train(args.model, settings, device=args.device, progress=print_progress, threads=args.threads)
+    progress = ProgressPrinter(TrainerConfig.from_settings(settings).valid_metric)
+    result = train(args.model, settings, device=args.device, progress=progress, threads=args.threads)
     summary = {
         "valid": result.valid,
         "test": result.test,
@@ -49,13 +50,24 @@ def handle(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_progress(record: dict[str, Any]) -> None:
-    """One line per epoch on stderr: epoch, summed loss, validation metrics, seconds."""
-    line = f"epoch {record['epoch']:>4}  loss {record['loss']:.4f}  train {record['train_seconds']:.2f}s"
-    if "valid" in record:
-        metrics = "  ".join(f"{key} {value:.4f}" for key, value in record["valid"].items())
-        line += f"  valid {record['valid_seconds']:.2f}s  {metrics}"
-    print(line, file=sys.stderr, flush=True)
+class ProgressPrinter:
+    """One line per epoch on stderr: epoch, summed loss, seconds, the validation metric and the best so far."""
+
+    def __init__(self, valid_metric: str):
+        self.valid_metric = valid_metric
+        self.values: dict[int, float] = {}  # epoch -> validation metric
+
+    def __call__(self, record: dict[str, Any]) -> None:
+        epoch = record["epoch"]
+        line = f"epoch {epoch:>4}  loss {record['loss']:.4f}  train {record['train_seconds']:.2f}s"
+        if "valid" in record:
+            self.values[epoch] = value = record["valid"][self.valid_metric]
+            best = record["best_epoch"]
+            line += (
+                f"  valid {record['valid_seconds']:.2f}s  {self.valid_metric} {value:.4f}"
+                f"  (best {self.values[best]:.4f} at epoch {best})"
+            )
+        print(line, file=sys.stderr, flush=True)
 
 
 def print_summary(summary: dict[str, Any]) -> None:

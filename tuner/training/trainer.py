@@ -56,7 +56,8 @@ def fit(
     ``settings`` holds RecBole's trainer names (``learning_rate``, ``epochs``, ...; missing ones take
     their defaults); ``device`` overrides ``settings["device"]``. Each history record holds
     ``epoch``, ``loss`` (the sum of batch losses, as RecBole logs it), ``train_seconds``, and on
-    validation epochs ``valid`` (metrics) and ``valid_seconds``. The model ends on the best weights.
+    validation epochs ``valid`` (metrics), ``valid_seconds`` and ``best_epoch`` (the best so far).
+    The model ends on the best weights.
     """
     config = TrainerConfig.from_settings(settings)
     target = resolve_device(device if device is not None else config.device)
@@ -114,6 +115,7 @@ class _Run:
                 if improved:
                     best_valid, best_epoch = valid, epoch
                     self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+                record["best_epoch"] = best_epoch
             history.append(record)
             if progress is not None:
                 progress(record)
