@@ -28,6 +28,7 @@ OBJECTIVE = "objective"
 N_TRIALS = "n_trials"
 TOOL_VERSION = "tool_version"
 CREATED_AT = "created_at"
+STARTED_AT = "started_at"
 
 # trial user attributes
 VALID_METRICS = "valid_metrics"
@@ -41,3 +42,4 @@ WORKER = "worker"
 FAIL_REASON = "fail_reason"
 PRUNE_REASON = "prune_reason"
 RETRY_OF = "retry_of"
+GPU_PEAK_MIB = "gpu_peak_mib"
