@@ -13,8 +13,7 @@ from typing import Any
 import torch
 
 from tuner import config
-from tuner.data import load_dataset
-from tuner.data.dataset import SequentialDataset
+from tuner.data import SequentialDataset, load_dataset, with_item_fields
 from tuner.errors import ConfigError
 from tuner.models.registry import build_model
 from tuner.training.seeding import init_seed
@@ -71,4 +70,8 @@ def _dataset(given: SequentialDataset | str | None, settings: Mapping[str, Any])
                 f"{given.name!r} was built with sequences of length {width}"
             )
         return given
-    return load_dataset(str(given), {name: settings[name] for name in config.DATA_DEFAULTS})
+    options = {name: settings[name] for name in config.DATA_DEFAULTS}
+    features = settings.get("selected_features")  # GRU4RecF's item fields come from the .item file
+    if features:
+        options["load_col"] = with_item_fields(options["load_col"], list(features))
+    return load_dataset(str(given), options)
