@@ -67,20 +67,23 @@ def target_ranks(scores: torch.Tensor, target: torch.Tensor, max_k: int) -> torc
 def metric_sums(ranks: torch.Tensor, metrics: Iterable[str], topk: Iterable[int]) -> dict[str, float]:
     """Per-example metric values summed over the batch (divide by the example count for the mean)."""
     ranks = ranks.to(torch.float64)
-    out: dict[str, float] = {}
+    safe_rank = ranks.clamp(min=1)
+    keys, sums = [], []
     for k in topk:
-        hit = (ranks >= 1) & (ranks <= k)  # (B,) bool
-        safe_rank = ranks.clamp(min=1)
+        hit = ((ranks >= 1) & (ranks <= k)).double()  # (B,)
         values = {
-            "recall": hit.double(),
-            "hit": hit.double(),
-            "precision": hit.double() / k,
-            "ndcg": hit.double() / torch.log2(safe_rank + 1),
-            "mrr": hit.double() / safe_rank,
+            "recall": hit,
+            "hit": hit,
+            "precision": hit / k,
+            "ndcg": hit / torch.log2(safe_rank + 1),
+            "mrr": hit / safe_rank,
         }
         for name in metrics:
-            out[metric_key(name, k)] = float(values[name.lower()].sum())
-    return out
+            keys.append(metric_key(name, k))
+            sums.append(values[name.lower()].sum())
+    if not sums:
+        return {}
+    return dict(zip(keys, torch.stack(sums).tolist()))  # one device sync for the whole batch
 
 
 def normalise_metric_names(metrics: Sequence[str] | str, where: str = "metrics") -> list[str]:
