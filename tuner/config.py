@@ -31,19 +31,20 @@ DATA_DEFAULTS: dict[str, Any] = {
 
 # Trainer options (RecBole's names and defaults).
 TRAIN_DEFAULTS: dict[str, Any] = {
-    "learning_rate": 0.001,
+    "learning_rate": 0.001,  # Adam's step size
     "train_batch_size": 2048,
-    "eval_batch_size": 4096,
-    "epochs": 300,
+    "eval_batch_size": 4096,  # examples per full-sort scoring batch
+    "epochs": 300,  # at most this many epochs
     "eval_step": 1,  # validate every eval_step epochs
-    "stopping_step": 10,  # stop after this many validations without improvement
-    "valid_metric": "NDCG@10",
+    "stopping_step": 10,  # stop when more than this many validations in a row miss the best
+    "valid_metric": "NDCG@10",  # early stopping and tuning read this one (RecBole's default is MRR@10)
     "metrics": ["Recall", "NDCG", "MRR", "Hit", "Precision"],
     "topk": [10],
-    "weight_decay": 0.0,
+    "weight_decay": 0.0,  # Adam's L2 penalty
     "seed": 2020,
-    "reproducibility": True,
-    "device": "cpu",
+    "reproducibility": True,  # deterministic cuDNN
+    "device": "cpu",  # cpu | cuda | cuda:N
+    "train_neg_sample_args": None,  # RecBole files need ~ with CE; BPR always samples one uniform negative
 }
 
 # Names RecBole users write that mean one of ours.
