@@ -20,11 +20,13 @@ from tuner.errors import ConfigError
 
 # Dataset and preprocessing options (RecBole's names and meaning; docs/data.md says more).
 DATA_DEFAULTS: dict[str, Any] = {
-    "data_path": None,  # a RecBole atomic dataset folder; None: the built-in or downloaded dataset of that name
+    "data_path": None,  # a RecBole atomic dataset folder (or its parent); None: the built-in or downloaded dataset of that name
     "USER_ID_FIELD": "user_id",  # the .inter column naming the user
     "ITEM_ID_FIELD": "item_id",  # the .inter column naming the item
     "TIME_FIELD": "timestamp",  # the .inter float column that orders each user's interactions
-    "load_col": None,  # {inter: [...], item: [...], user: [...]}; None loads every column of every file
+    # {inter: [...], item: [...], user: [...]}, a file's list '*' or null: all its columns; None: the .inter
+    # file only (RecBole's ml-100k default; GRU4RecF adds its item fields with tuner.data.with_item_fields)
+    "load_col": None,
     "val_interval": None,  # {field: "[low,high)"} keeps rows whose value lies in the interval(s)
     "filter_inter_by_user_or_item": True,  # drop interactions whose user/item is missing from a loaded .user/.item
     "user_inter_num_interval": None,  # "[5,inf)": k-core on users, repeated with items until stable
@@ -36,19 +38,20 @@ DATA_DEFAULTS: dict[str, Any] = {
 
 # Trainer options (RecBole's names and defaults).
 TRAIN_DEFAULTS: dict[str, Any] = {
-    "learning_rate": 0.001,
+    "learning_rate": 0.001,  # Adam's step size
     "train_batch_size": 2048,
-    "eval_batch_size": 4096,
-    "epochs": 300,
+    "eval_batch_size": 4096,  # examples per full-sort scoring batch
+    "epochs": 300,  # at most this many epochs
     "eval_step": 1,  # validate every eval_step epochs
-    "stopping_step": 10,  # stop after this many validations without improvement
-    "valid_metric": "NDCG@10",
+    "stopping_step": 10,  # stop when more than this many validations in a row miss the best
+    "valid_metric": "NDCG@10",  # early stopping and tuning read this one (RecBole's default is MRR@10)
     "metrics": ["Recall", "NDCG", "MRR", "Hit", "Precision"],
     "topk": [10],
-    "weight_decay": 0.0,
+    "weight_decay": 0.0,  # Adam's L2 penalty
     "seed": 2020,
-    "reproducibility": True,
-    "device": "cpu",
+    "reproducibility": True,  # deterministic cuDNN
+    "device": "cpu",  # cpu | cuda | cuda:N
+    "train_neg_sample_args": None,  # RecBole files need ~ with CE; BPR always samples one uniform negative
 }
 
 # Names RecBole users write that mean one of ours.

@@ -5,6 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 
+# RecBole's load_col null reads every file and column; ours reads the .inter file only, RecBole's ml-100k default
+ALL_FILES = {"inter": "*", "item": "*", "user": "*"}
+RECBOLE_ML100K_INTER = {"inter": ["user_id", "item_id", "rating", "timestamp"]}  # RecBole's ml-100k.yaml load_col
+
 # option sets run on ml-100k (RecBole's normalize_all null is our false)
 ML100K_CASES: dict[str, dict] = {
     "default": {},
@@ -19,11 +23,24 @@ ML100K_CASES: dict[str, dict] = {
     "years_95_to_97": {"val_interval": {"release_year": ["1995", "1996", "1997"]}},
     "raw_timestamps": {"normalize_all": False},
     "inter_only": {"load_col": {"inter": ["user_id", "item_id", "timestamp"]}},
+    "recbole_defaults_rating_3_up": {"val_interval": {"rating": "[3,inf)"}, "load_col": RECBOLE_ML100K_INTER},
+    "recbole_defaults_rating_3_up_10_core_L20": {
+        "val_interval": {"rating": "[3,inf)"},
+        "user_inter_num_interval": "[10,inf)",
+        "item_inter_num_interval": "[10,inf)",
+        "MAX_ITEM_LIST_LENGTH": 20,
+        "load_col": RECBOLE_ML100K_INTER,
+    },
     "gru4recf_columns_L10": {
         "load_col": {"inter": ["user_id", "item_id", "rating", "timestamp"], "item": ["item_id", "release_year", "class"]},
         "MAX_ITEM_LIST_LENGTH": 10,
     },
 }
+
+
+def our_options(recbole_options: dict) -> dict:
+    """The options that mean for us what ``recbole_options`` meant for RecBole."""
+    return recbole_options if "load_col" in recbole_options else {**recbole_options, "load_col": ALL_FILES}
 
 
 def _sha(obj) -> str:

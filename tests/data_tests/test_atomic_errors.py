@@ -10,6 +10,7 @@ from tuner.data import load_dataset
 from tuner.errors import ConfigError, DataError
 
 HEADER = "user_id:token\titem_id:token\trating:float\ttimestamp:float\n"
+WITH_ITEMS = {"load_col": {"inter": None, "item": None}}
 ROWS = "1\t10\t5\t100\n1\t11\t4\t200\n1\t12\t3\t300\n2\t10\t2\t150\n2\t12\t1\t250\n"
 
 
@@ -83,12 +84,22 @@ def test_not_utf8_names_the_line(atomic, tmp_path):
 
 def test_bad_item_file_is_reported_with_its_own_name(atomic):
     folder = atomic({"inter": HEADER + ROWS, "item": "item_id:token\tprice:float\n10\t3.5\n11\tcheap\n"})
-    assert re.search(r"toy\.item:3: column 'price': expected a number, got 'cheap'", error_of(folder))
+    assert re.search(r"toy\.item:3: column 'price': expected a number, got 'cheap'", error_of(folder, WITH_ITEMS))
 
 
 def test_item_file_without_the_item_column(atomic):
     folder = atomic({"inter": HEADER + ROWS, "item": "movie:token\tclass:token_seq\n10\ta\n"})
-    assert re.search(r"toy\.item:1: no column 'item_id' \(ITEM_ID_FIELD\)", error_of(folder))
+    assert re.search(r"toy\.item:1: no column 'item_id' \(ITEM_ID_FIELD\)", error_of(folder, WITH_ITEMS))
+
+
+def test_load_col_naming_a_file_that_is_not_there(atomic):
+    folder = atomic({"inter": HEADER + ROWS})
+    assert re.search(r"toy\.item: file not found \(load_col names the item file\)", error_of(folder, WITH_ITEMS))
+
+
+def test_names_that_are_not_dataset_options_are_left_to_their_owners(atomic):
+    folder = atomic({"inter": HEADER + ROWS})
+    assert load_dataset(str(folder), {"learning_rate": 0.1, "nh": 4}).stats() == load_dataset(str(folder)).stats()
 
 
 def test_id_column_of_the_wrong_type(atomic):
@@ -129,7 +140,6 @@ def test_load_col_leaving_out_a_needed_column_is_a_config_error(atomic):
         ({"rm_dup_inter": "middle"}, "rm_dup_inter: expected first, last or null"),
         ({"MAX_ITEM_LIST_LENGTH": 0}, "MAX_ITEM_LIST_LENGTH: expected a positive integer"),
         ({"load_col": {"inters": ["user_id"]}}, "load_col: unknown file suffix 'inters'"),
-        ({"max_item_list_length": 5}, "unknown parameter 'max_item_list_length' \\(did you mean 'MAX_ITEM_LIST_LENGTH'\\?\\)"),
     ],
 )
 def test_bad_options_are_config_errors_that_say_what_was_expected(atomic, options, expected):
@@ -139,9 +149,9 @@ def test_bad_options_are_config_errors_that_say_what_was_expected(atomic, option
 
 def test_token_filter_needs_a_list_of_tokens(atomic):
     folder = atomic({"inter": HEADER + ROWS, "item": "item_id:token\tyear:token\n10\t1995\n11\t1996\n12\t1995\n"})
-    message = error_of(folder, {"val_interval": {"year": "[1995,1996]"}}, ConfigError)
+    message = error_of(folder, {**WITH_ITEMS, "val_interval": {"year": "[1995,1996]"}}, ConfigError)
     assert "'year' is a token field; expected a list of the tokens to keep" in message
-    dataset = load_dataset(str(folder), {"val_interval": {"year": [1995]}})  # YAML numbers match their text
+    dataset = load_dataset(str(folder), {**WITH_ITEMS, "val_interval": {"year": [1995]}})  # YAML numbers match their text
     assert sorted(dataset.item_tokens[1:]) == ["10", "12"]
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from data_expectations import ALL_FILES
 from tuner import environment
 from tuner.data import atomic, clear_memory, load_dataset
 
@@ -35,18 +36,18 @@ def cache_files() -> list[Path]:
 
 
 def test_second_load_in_a_process_parses_nothing_and_returns_the_same_object(tiny, parse_counter):
-    first = load_dataset(str(tiny))
+    first = load_dataset(str(tiny), {"load_col": ALL_FILES})
     assert parse_counter == ["tiny.inter", "tiny.user", "tiny.item"]
-    again = load_dataset(str(tiny))
+    again = load_dataset(str(tiny), {"load_col": ALL_FILES})
     assert again is first
     assert len(parse_counter) == 3
 
 
 def test_disk_cache_serves_a_fresh_process_without_parsing(tiny, parse_counter):
-    first = load_dataset(str(tiny))
+    first = load_dataset(str(tiny), {"load_col": ALL_FILES})
     assert len(cache_files()) == 1
     clear_memory()  # as a new process would start
-    second = load_dataset(str(tiny))
+    second = load_dataset(str(tiny), {"load_col": ALL_FILES})
     assert len(parse_counter) == 3  # no parse the second time
     assert second is not first and second.stats() == first.stats()
     assert second.train.item_seq.equal(first.train.item_seq) and second.item_tokens == first.item_tokens
@@ -74,7 +75,7 @@ def test_a_real_second_process_reads_the_disk_cache(tiny):
 def test_different_L_reuses_the_parse(tiny, parse_counter):
     short = load_dataset(str(tiny), {"MAX_ITEM_LIST_LENGTH": 2})
     long = load_dataset(str(tiny), {"MAX_ITEM_LIST_LENGTH": 50})
-    assert len(parse_counter) == 3
+    assert parse_counter == ["tiny.inter"]
     assert short.train.item_seq.shape[1] == 2 and long.train.item_seq.shape[1] == 50
     assert len(cache_files()) == 1
 
@@ -84,10 +85,10 @@ def test_changed_contents_or_options_parse_again(tiny, parse_counter):
     inter = tiny / "tiny.inter"
     inter.write_text(inter.read_text() + "u7\ti9\t5\t700\n")
     after = load_dataset(str(tiny))
-    assert len(parse_counter) == 6
+    assert len(parse_counter) == 2
     assert after.n_interactions == before.n_interactions + 1
     load_dataset(str(tiny), {"val_interval": {"rating": "[2,inf)"}})
-    assert len(parse_counter) == 9
+    assert len(parse_counter) == 3
     assert len(cache_files()) == 3
 
 
@@ -97,10 +98,10 @@ def test_a_damaged_cache_file_is_rebuilt(tiny, parse_counter):
     entry.write_bytes(b"not a torch file")
     clear_memory()
     assert load_dataset(str(tiny)).stats() == expected
-    assert len(parse_counter) == 6
+    assert len(parse_counter) == 2
     clear_memory()
     load_dataset(str(tiny))
-    assert len(parse_counter) == 6  # the rebuilt entry is good again
+    assert len(parse_counter) == 2  # the rebuilt entry is good again
 
 
 @pytest.mark.slow
@@ -112,15 +113,15 @@ def test_processes_building_the_same_entry_at_once_all_succeed(tiny):
     ]
     results = [p.communicate(timeout=120) + (p.returncode,) for p in procs]
     assert all(code == 0 for _, _, code in results), results
-    assert {out.strip() for out, _, _ in results} == {"16"}
+    assert {out.strip() for out, _, _ in results} == {"19"}
     assert len(cache_files()) == 1
     assert not list((environment.cache_dir() / "datasets").glob("*.tmp"))
     clear_memory()
-    assert load_dataset(str(tiny)).n_interactions == 16
+    assert load_dataset(str(tiny)).n_interactions == 19
 
 
 def test_unwritable_cache_folder_only_costs_speed(tiny, monkeypatch, tmp_path):
     blocked = tmp_path / "blocked"
     blocked.write_text("a file where the cache folder should be")
     monkeypatch.setenv(environment.CACHE_DIR, str(blocked))
-    assert load_dataset(str(tiny)).n_interactions == 16
+    assert load_dataset(str(tiny)).n_interactions == 19

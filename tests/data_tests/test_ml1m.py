@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tuner import environment
-from tuner.data import load_dataset, ml1m
+from tuner.data import load_dataset, ml1m, with_item_fields
 from tuner.errors import DataError
 
 RATINGS = """1::1193::5::978300760
@@ -75,7 +75,7 @@ def test_first_use_checks_converts_and_loads_then_reuses(monkeypatch, closed_url
     root = environment.data_dir()
     archive = make_zip(root / "ml-1m.zip")
     monkeypatch.setattr(ml1m, "SHA256", sha256(archive))
-    dataset = load_dataset("ml-1m")
+    dataset = load_dataset("ml-1m", {"load_col": with_item_fields(None, ["genre"])})
     assert dataset.stats() == {"n_users": 3, "n_items": 4, "n_interactions": 7, "n_train": 2, "n_valid": 0, "n_test": 2}
     assert dataset.feature_tokens["genre"][:3] == ["[PAD]", "Drama", "Animation"]
     assert (root / "ml-1m" / "ml-1m.inter").is_file()

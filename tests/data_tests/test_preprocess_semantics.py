@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tuner.data import load_dataset
+from tuner.data import load_dataset, with_item_fields
 from tuner.data.intervals import parse_intervals
 
 HEADER = "user_id:token\titem_id:token\ttimestamp:float\n"
@@ -117,9 +117,10 @@ def test_val_interval_on_an_item_field_drops_those_items_interactions(atomic):
         "inter": rows(("u", "a", 1), ("u", "b", 2), ("u", "c", 3), ("u", "d", 4)),
         "item": "item_id:token\tyear:float\na\t1990\nb\t2001\nc\t1995\nd\t1999\n",
     })
-    dataset = load_dataset(str(folder), {"val_interval": {"year": "[1990,2000)"}})
+    with_items = {"load_col": {"inter": None, "item": None}, "val_interval": {"year": "[1990,2000)"}}
+    dataset = load_dataset(str(folder), with_items)
     assert examples(dataset, "test") == [("u", ("a", "c"), "d")]
-    off = load_dataset(str(folder), {"val_interval": {"year": "[1990,2000)"}, "filter_inter_by_user_or_item": False})
+    off = load_dataset(str(folder), {**with_items, "filter_inter_by_user_or_item": False})
     assert off.n_interactions == 4
 
 
@@ -129,7 +130,7 @@ def test_token_and_token_seq_item_features(atomic):
         "item": "item_id:token\tbrand:token\ttags:token_seq\tprice:float\n"
                 "b\tacme\tred  big\t1\na\t\tbig\t2\nc\tzeta\t\t3\nunused\tacme\tsmall red blue\t4\n",
     }, "feat")
-    dataset = load_dataset(str(folder), {"filter_inter_by_user_or_item": False})
+    dataset = load_dataset(str(folder), {"load_col": {"inter": "*", "item": "*"}, "filter_inter_by_user_or_item": False})
     items = dataset.item_tokens
     assert items == ["[PAD]", "a", "b", "c", "z", "unused"]
     assert dataset.feature_tokens == {"brand": ["[PAD]", "acme", "zeta"], "tags": ["[PAD]", "red", "big", "small", "blue"]}
@@ -148,3 +149,6 @@ def test_load_col_limits_the_feature_columns(atomic):
     assert list(load_dataset(str(folder), only_tags).item_features) == ["tags"]
     no_items = {"load_col": {"inter": ["user_id", "item_id", "timestamp"]}}
     assert load_dataset(str(folder), no_items).item_features == {}
+    assert load_dataset(str(folder)).item_features == {}  # the default, RecBole's for ml-100k: .inter only
+    both = load_dataset(str(folder), {"load_col": with_item_fields(None, ["brand"])})
+    assert list(both.item_features) == ["brand"] and both.feature_tokens["brand"] == ["[PAD]", "x", "y"]

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from conftest import FIXTURES, ML100K
-from data_expectations import build_record, digest
+from data_expectations import build_record, digest, our_options
 from data_folders import write_ml100k_with_repeats
-from tuner.data import load_dataset
+from tuner.data import load_dataset, with_item_fields
 
 EXPECTED = json.loads((FIXTURES / "recbole-data-options.json").read_text())
 
@@ -29,6 +29,13 @@ def test_ml100k_valid_and_test_reproduce_recboles_1886_rows_exactly():
         assert mismatched == [], f"{part}: {len(mismatched)} users differ from RecBole, e.g. {mismatched[:5]}"
 
 
+def test_default_load_col_is_recboles_for_ml100k_the_interactions_only():
+    dataset = load_dataset("ml-100k")
+    assert dataset.item_features == {}
+    explicit = load_dataset("ml-100k", {"load_col": {"inter": ["user_id", "item_id", "rating", "timestamp"]}})
+    assert dataset.item_tokens == explicit.item_tokens and dataset.train.item_seq.equal(explicit.train.item_seq)
+
+
 def test_ml100k_counts_are_recboles():
     assert load_dataset("ml-100k").stats() == {
         "n_users": 943,
@@ -42,7 +49,7 @@ def test_ml100k_counts_are_recboles():
 
 def test_ml100k_ids_and_genre_feature_are_numbered_as_recbole_numbers_them():
     ids = json.loads((FIXTURES / "recbole-ml100k-ids.json").read_text())
-    dataset = load_dataset("ml-100k")
+    dataset = load_dataset("ml-100k", {"load_col": with_item_fields(None, ["class"])})  # as GRU4RecF loads it
     assert dataset.item_tokens == ids["item_tokens"]
     assert dataset.user_tokens == ids["user_tokens"]
     assert dataset.feature_tokens["class"] == ids["class_tokens"]
@@ -65,7 +72,7 @@ def test_examples_are_left_aligned_zero_padded_and_cut_to_the_last_L_items():
 @pytest.mark.parametrize("case", sorted(EXPECTED["tiny"]))
 def test_each_option_on_a_hand_made_folder_matches_recbole_in_full(tiny, case):
     expected = EXPECTED["tiny"][case]
-    dataset = load_dataset(str(tiny), expected["options"])
+    dataset = load_dataset(str(tiny), our_options(expected["options"]))
     stats, splits, features = build_record(dataset)
     assert stats == expected["stats"]
     assert dataset.user_tokens == expected["user_tokens"]
@@ -77,7 +84,7 @@ def test_each_option_on_a_hand_made_folder_matches_recbole_in_full(tiny, case):
 @pytest.mark.parametrize("case", sorted(EXPECTED["ml-100k"]))
 def test_each_option_on_ml100k_matches_recbole(case):
     expected = EXPECTED["ml-100k"][case]
-    dataset = load_dataset("ml-100k", expected["options"])
+    dataset = load_dataset("ml-100k", our_options(expected["options"]))
     stats, splits, features = build_record(dataset)
     assert stats == expected["stats"]
     assert digest(dataset.user_tokens, dataset.item_tokens, splits, features) == expected["digests"]
@@ -87,7 +94,7 @@ def test_each_option_on_ml100k_matches_recbole(case):
 def test_rm_dup_inter_matches_recbole_on_ml100k_with_repeated_ratings(tmp_path, case):
     expected = EXPECTED["ml100dup"][case]
     folder = write_ml100k_with_repeats(ML100K, tmp_path / "ml100dup")
-    dataset = load_dataset(str(folder), expected["options"])
+    dataset = load_dataset(str(folder), our_options(expected["options"]))
     stats, splits, features = build_record(dataset)
     assert stats == expected["stats"]
     assert digest(dataset.user_tokens, dataset.item_tokens, splits, features) == expected["digests"]

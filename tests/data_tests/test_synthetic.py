@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from tuner.data import load_dataset
+from tuner.data import load_dataset, with_item_fields
 from tuner.data.synthetic import generate, parse_spec
 from tuner.errors import ConfigError
 
@@ -24,19 +24,21 @@ def test_same_spec_same_data_other_seed_other_data():
 def test_presets_and_overrides():
     tiny = load_dataset("synthetic-tiny")
     stats = tiny.stats()
-    assert stats["n_users"] == 100 and stats["n_items"] == 50
-    assert stats["n_valid"] == stats["n_test"] == 100  # every user has at least 3 interactions
-    assert stats["n_train"] == stats["n_interactions"] - 3 * 100
+    assert stats["n_users"] == 60 and stats["n_items"] == 40
+    assert stats["n_valid"] == stats["n_test"] == 60  # every user has at least 3 interactions
+    assert stats["n_train"] == stats["n_interactions"] - 3 * 60
     assert load_dataset("synthetic-small").stats()["n_users"] == 500
-    assert load_dataset("synthetic-tiny:seed=1").stats()["n_users"] == 100
-    assert "class" in tiny.item_features and tiny.item_features["class"].shape[0] == tiny.n_item_ids
+    assert load_dataset("synthetic-tiny:seed=1").stats()["n_users"] == 60
+    assert tiny.item_features == {}  # as for files, the .item table only when load_col asks for it
+    featured = load_dataset("synthetic-tiny", {"load_col": with_item_fields(None, ["class"])})
+    assert featured.item_features["class"].shape[0] == featured.n_item_ids and featured.feature_sizes["class"] > 2
 
 
 def test_goes_through_the_preprocessing_options():
     full = load_dataset("synthetic-tiny")
     high = load_dataset("synthetic-tiny", {"val_interval": {"rating": "[4,inf)"}})
     assert high.n_interactions < full.n_interactions * 0.6
-    cored = load_dataset("synthetic-tiny", {"item_inter_num_interval": "[40,inf)"})
+    cored = load_dataset("synthetic-tiny", {"item_inter_num_interval": "[20,inf)"})
     assert cored.n_item_ids < full.n_item_ids
 
 

@@ -58,7 +58,6 @@ def test_a_missing_file_exits_2(tmp_path, capsys):
 
 
 def test_model_names_are_checked_against_the_model_and_the_trainer(tmp_path, capsys):
-    pytest.importorskip("tuner.training.settings")
     for model, name in [("Caser", "caser"), ("GRU4RecF", "gru4recf")]:
         for path in (SHIPPED / f"{name}.hyper", SHIPPED / f"{name}-continuous.hyper"):
             assert main(["space", str(path), "--model", model, "--json"]) == 0, capsys.readouterr().err

@@ -6,7 +6,6 @@ import argparse
 from typing import Any
 
 from tuner.cli.common import print_json
-from tuner.config import TRAIN_DEFAULTS
 from tuner.errors import ConfigError
 from tuner.spaces import Param, SearchSpace, parse_file
 
@@ -37,17 +36,13 @@ def handle(args: argparse.Namespace) -> int:
 
 def known_parameter_names(model: str) -> set[str]:
     """The names a space for ``model`` may tune: the model's and the trainer's (from the training package)."""
-    try:
-        from tuner.training.settings import known_params  # deferred: torch is not needed to read a space
-    except ModuleNotFoundError as e:
-        if not (e.name or "").startswith("tuner.training"):
-            raise
-        raise ConfigError("--model needs tuner.training.settings, which this installation lacks") from None
+    from tuner.training.settings import known_params  # deferred: torch is not needed to read a space
+
     try:
         names = set(known_params(model))
     except (KeyError, ValueError) as e:
         raise ConfigError(f"--model {model!r}: unknown model ({e})") from None
-    return names | set(TRAIN_DEFAULTS)
+    return names
 
 
 def describe(space: SearchSpace) -> str:

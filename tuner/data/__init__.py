@@ -7,7 +7,15 @@ and how each step matches RecBole 1.2.1.
 from tuner.data.cache import clear_memory
 from tuner.data.dataset import SequentialDataset, Split
 from tuner.data.loader import load_dataset
-from tuner.data.options import dataset_option_names
+from tuner.data.options import dataset_option_names, with_item_fields
 from tuner.data.sources import BUILTIN_NAMES
 
-__all__ = ["BUILTIN_NAMES", "SequentialDataset", "Split", "clear_memory", "dataset_option_names", "load_dataset"]
+__all__ = [
+    "BUILTIN_NAMES",
+    "SequentialDataset",
+    "Split",
+    "clear_memory",
+    "dataset_option_names",
+    "load_dataset",
+    "with_item_fields",
+]

@@ -83,6 +83,17 @@ def read_table(path: Path, columns: Iterable[str] | None = None, non_empty: Iter
     return Table(source=str(path), frame=frame, types=types)
 
 
+def select_columns(table: Table, columns: Iterable[str] | None) -> Table:
+    """``table`` with only ``columns`` (None: all), as ``read_table`` would have read them."""
+    if columns is None:
+        return table
+    wanted = list(columns)
+    missing = [c for c in wanted if c not in table.types]
+    if missing:
+        raise DataError(at(table.source, 1, f"no column {missing[0]!r} (it has: {', '.join(table.types)})"))
+    return Table(source=table.source, frame=table.frame[wanted], types={c: table.types[c] for c in wanted})
+
+
 def require_column(table_path: Path, types: Mapping[str, str], field: str, option: str, ftype: str) -> None:
     """The header holds ``field`` (named by ``option``) with type ``ftype``."""
     if field not in types:

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tuner.config import DATA_DEFAULTS, check_names
+from tuner.config import DATA_DEFAULTS
 from tuner.data.intervals import Intervals, parse_intervals
 from tuner.errors import ConfigError
 
@@ -25,8 +25,8 @@ class DataOptions:
     user_field: str  # USER_ID_FIELD
     item_field: str  # ITEM_ID_FIELD
     time_field: str  # TIME_FIELD
-    # suffix -> columns to load, None for all; a suffix left out of a given load_col is not read at all
-    load_col: dict[str, tuple[str, ...] | None] | None
+    # suffix -> columns to load (None: all of them); a file left out is not read (default: .inter only)
+    load_col: dict[str, tuple[str, ...] | None]
     # field -> as given; read against the field's type once the header is known (preprocess.py)
     val_interval: dict[str, Any]
     filter_inter_by_user_or_item: bool
@@ -40,9 +40,7 @@ class DataOptions:
         """What the parsed, filtered, remapped and sorted interactions depend on (not L, not the path)."""
         return {
             "fields": [self.user_field, self.item_field, self.time_field],
-            "load_col": {k: list(v) if v is not None else None for k, v in sorted(self.load_col.items())}
-            if self.load_col is not None
-            else None,
+            "load_col": {k: list(v) if v is not None else None for k, v in sorted(self.load_col.items())},
             "val_interval": {k: repr(v) for k, v in sorted(self.val_interval.items())},
             "filter_inter_by_user_or_item": self.filter_inter_by_user_or_item,
             "user_inter_num": self.user_inter_num.text if self.user_inter_num else None,
@@ -53,14 +51,30 @@ class DataOptions:
 
 
 def dataset_option_names() -> list[str]:
-    """The option names :func:`tuner.data.load_dataset` accepts (``DATA_DEFAULTS`` keys)."""
+    """The option names :func:`tuner.data.load_dataset` reads (``DATA_DEFAULTS`` keys)."""
     return list(DATA_DEFAULTS)
 
 
+def with_item_fields(load_col: Any, fields: list[str], item_field: str = "item_id") -> dict[str, Any]:
+    """``load_col`` extended so the .item file's ``fields`` are loaded too (GRU4RecF's selected_features).
+
+    None (the .inter file only) becomes ``{inter: null, item: [item_id, *fields]}``; a file already
+    loaded whole (``'*'`` or null) stays so.
+    """
+    if load_col is not None and not isinstance(load_col, Mapping):
+        return load_col  # not a load_col: resolve_options reports it
+    out: dict[str, Any] = {"inter": None} if load_col is None else dict(load_col)
+    item = out.get("item", [])
+    if item is not None and item != "*":
+        out["item"] = list(dict.fromkeys([item_field, *item, *fields]))
+    return out
+
+
 def resolve_options(options: Mapping[str, Any] | None) -> DataOptions:
-    """Defaults overlaid with ``options``; unknown names and bad values raise :class:`ConfigError`."""
-    given = dict(options or {})
-    check_names(given, DATA_DEFAULTS, "dataset options")
+    """Defaults overlaid with ``options``' ``DATA_DEFAULTS`` keys (others, such as a whole run
+    configuration's, are ignored: callers check names where users type them); bad values raise
+    :class:`ConfigError`."""
+    given = {k: v for k, v in (options or {}).items() if k in DATA_DEFAULTS}
     o = {**DATA_DEFAULTS, **given}
     return DataOptions(
         data_path=_optional_str(o["data_path"], "data_path"),
@@ -116,16 +130,16 @@ def _intervals_or_none(value: Any, option: str) -> Intervals | None:
     return None if value is None else parse_intervals(value, option)
 
 
-def _load_col(value: Any) -> dict[str, tuple[str, ...] | None] | None:
+def _load_col(value: Any) -> dict[str, tuple[str, ...] | None]:
     if value is None:
-        return None
+        return {"inter": None}  # RecBole's ml-100k default: the interactions, every column
     if not isinstance(value, Mapping):
         raise ConfigError(f"load_col: expected a mapping such as {{inter: [user_id, item_id, timestamp]}}, got {value!r}")
     out: dict[str, tuple[str, ...] | None] = {}
     for suffix, columns in value.items():
         if suffix not in ATOMIC_SUFFIXES:
             raise ConfigError(f"load_col: unknown file suffix {suffix!r}; expected one of {', '.join(ATOMIC_SUFFIXES)}")
-        if columns == "*":
+        if columns == "*" or columns is None:
             out[suffix] = None
         elif isinstance(columns, (list, tuple)) and all(isinstance(c, str) and c for c in columns):
             out[suffix] = tuple(columns)

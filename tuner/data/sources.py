@@ -59,19 +59,24 @@ class FolderSource:
 
     def _read(self, suffix: str, required: dict[str, tuple[str, str]], opts: DataOptions) -> Table | None:
         path = self.path(suffix)
-        if opts.load_col is not None and suffix not in opts.load_col:
+        if suffix not in opts.load_col:
             return None  # RecBole does not read a file that load_col leaves out
         if suffix != "inter" and not path.is_file():
-            return None
-        columns = opts.load_col[suffix] if opts.load_col is not None else None
-        if columns is not None:
-            for field, (option, _) in required.items():
-                if field not in columns:
-                    raise ConfigError(f"load_col.{suffix} leaves out {field!r} ({option}), which the {suffix} file needs")
+            raise DataError(f"{path}: file not found (load_col names the {suffix} file)")
+        columns = opts.load_col[suffix]
+        _check_required(columns, required, suffix)
         table = atomic.read_table(path, columns, non_empty=[opts.time_field] if suffix == "inter" else [])
         for field, (option, ftype) in required.items():
             atomic.require_column(path, table.types, field, option, ftype)
         return table
+
+
+def _check_required(columns: tuple[str, ...] | None, required: dict[str, tuple[str, str]], suffix: str) -> None:
+    if columns is None:
+        return
+    for field, (option, _) in required.items():
+        if field not in columns:
+            raise ConfigError(f"load_col.{suffix} leaves out {field!r} ({option}), which the {suffix} file needs")
 
 
 @dataclass(frozen=True)
@@ -93,10 +98,20 @@ class SyntheticSource:
         for option, value in given.items():
             if value != fixed[option]:
                 raise ConfigError(f"{option}: synthetic datasets name it {fixed[option]!r}, got {value!r}")
-        tables = synthetic.generate(self.spec)
-        if opts.load_col is not None and "item" not in opts.load_col:
-            tables = AtomicTables(inter=tables.inter, item=None, user=None)
-        return tables
+        generated = synthetic.generate(self.spec)
+        tables: dict[str, Table | None] = {"inter": generated.inter, "item": generated.item}
+        item_id = {opts.item_field: ("ITEM_ID_FIELD", "token")}
+        required = {"inter": {opts.user_field: ("USER_ID_FIELD", "token"), **item_id, opts.time_field: ("TIME_FIELD", "float")}, "item": item_id}
+        for suffix, table in tables.items():  # load_col picks files and columns as it does for files
+            if suffix not in opts.load_col or table is None:
+                tables[suffix] = None
+                continue
+            _check_required(opts.load_col[suffix], required[suffix], suffix)
+            tables[suffix] = atomic.select_columns(table, opts.load_col[suffix])
+        if "user" in opts.load_col:
+            raise DataError(f"{self.name}: a generated dataset has no user file (load_col names one)")
+        assert tables["inter"] is not None
+        return AtomicTables(inter=tables["inter"], item=tables["item"], user=None)
 
 
 Source = FolderSource | SyntheticSource

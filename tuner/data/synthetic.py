@@ -41,7 +41,7 @@ class SyntheticSpec:
 
 
 PRESETS = {
-    "synthetic-tiny": SyntheticSpec(users=100, items=50, length=20),
+    "synthetic-tiny": SyntheticSpec(users=60, items=40, length=12),
     "synthetic-small": SyntheticSpec(),
     PREFIX: SyntheticSpec(),
 }

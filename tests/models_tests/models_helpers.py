@@ -1,0 +1,28 @@
+"""Shared builders for the model tests (a uniquely named module: test folders are not packages)."""
+
+from pathlib import Path
+
+import torch
+
+from tuner.models import Batch
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def random_batch(batch_size: int, max_seq_length: int, n_user_ids: int, n_item_ids: int) -> Batch:
+    """Left-aligned, 0-padded histories of random lengths 1..L, with a negative for BPR."""
+    lengths = torch.randint(1, max_seq_length + 1, (batch_size,))
+    items = torch.randint(1, n_item_ids, (batch_size, max_seq_length))
+    items[torch.arange(max_seq_length)[None, :] >= lengths[:, None]] = 0
+    return Batch(
+        user=torch.randint(1, n_user_ids, (batch_size,)),
+        item_seq=items,
+        item_len=lengths,
+        target=torch.randint(1, n_item_ids, (batch_size,)),
+        neg_item=torch.randint(1, n_item_ids, (batch_size,)),
+    )
+
+
+def load_fixture(name: str) -> dict:
+    """RecBole 1.2.1's weights, batch and outputs on ml-100k (see /work/shared/reference)."""
+    return torch.load(FIXTURES / f"recbole-{name}-ml100k.pt", weights_only=True)

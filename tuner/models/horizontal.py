@@ -1,0 +1,225 @@
+"""Caser's horizontal convolutions: every height at once, max-pooled over time.
+
+RecBole runs one ``Conv2d`` per height h = 1..L (kernel (h, d), nh filters), then ReLU and a max
+over time: L small convolutions in a Python loop, most of Caser's cost at L = 50. Here:
+
+* forward: the windows' responses come from large matrix products over the whole batch. The
+  embeddings are laid out position-major, ``(L, B, d)`` flattened to rows ``t*B + b``, so the
+  item at offset k of every window is the contiguous row slice ``[k*B, (k+T)*B)``; a group of
+  heights a..b is ``sum_k slice_k @ W_k^T`` (no im2col copy), each product restricted to the
+  heights longer than k and the window starts they have. Heights are grouped so that products are
+  wide enough to run near the machine's matmul speed while few windows that run past the sequence
+  end are computed (and then masked before the max); :func:`plan_height_groups` picks the groups.
+* backward: max-pooling keeps one window per (example, height, filter), so only those windows get
+  gradient. Both gradients are weighted sums of rows gathered by index (``embedding_bag``), about
+  ``B * nh * L^2/2 * d`` multiply-adds instead of another pass as large as the forward.
+
+Packed filter layout: ``weight`` (S, nh, d) with S = L(L+1)/2; height h owns rows
+``h(h-1)/2 .. h(h+1)/2 - 1`` and row ``h(h-1)/2 + k`` is the filter row applied to item t+k of the
+window starting at t (RecBole's ``conv_h[h-1].weight[f, 0, k, :]``). ``bias`` (L, nh).
+Output (B, L*nh): column ``(h-1)*nh + f``, RecBole's concatenation order. ReLU is left to the caller
+(``relu(max(x)) == max(relu(x))``, with the same gradient).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import torch
+import torch.nn.functional as F
+
+# Cost model of one matmul slice in the forward, in multiply-add equivalents per example
+# (fitted on a 2-core x86 CPU; only the relative sizes matter): streaming an input row costs
+# about as much as 10 more output columns, accumulating an output element about 4 multiply-adds.
+_READ_COST = 10.0
+_ACCUMULATE_COST = 4.0
+_CALL_COST = 2.0e4
+
+# Gathered entries per backward chunk: bounds the index tensors to tens of MB.
+_BACKWARD_CHUNK_ENTRIES = 1 << 22
+
+
+def packed_rows(max_seq_length: int) -> int:
+    """S = L(L+1)/2: the number of filter rows of all heights together."""
+    return max_seq_length * (max_seq_length + 1) // 2
+
+
+def height_of_rows(max_seq_length: int, device: torch.device | None = None) -> torch.Tensor:
+    """(S,) long: the height (1..L) each packed row belongs to."""
+    heights = torch.arange(1, max_seq_length + 1, device=device)
+    return heights.repeat_interleave(heights)
+
+
+def _slices(L: int, a: int, b: int) -> list[tuple[int, int, int]]:
+    """The matmul slices of height group a..b: ``(k, first, T)`` for offsets k = 0..b-1.
+
+    Offset k only matters to heights h > k, i.e. heights ``first = max(a, k+1) .. b`` (a trailing
+    block of the group's columns), and only at window starts t <= L - first (T positions).
+    """
+    return [(k, max(a, k + 1), L - max(a, k + 1) + 1) for k in range(b)]
+
+
+@functools.lru_cache(maxsize=None)
+def plan_height_groups(max_seq_length: int, n_filters: int, embedding_size: int) -> tuple[tuple[int, int], ...]:
+    """Contiguous height groups ``((a, b), ...)`` covering 1..L at the least modelled cost.
+
+    Within a group every matmul slice spans all its heights still longer than the offset, at all
+    window starts of the shortest of them; bigger groups compute more windows that run past the
+    sequence end, smaller ones run narrower (slower) matmuls. Exact dynamic programme, O(L^3).
+    """
+    L, nh, d = max_seq_length, n_filters, embedding_size
+
+    def slice_cost(T: int, heights: int) -> float:
+        columns = nh * heights
+        return T * d * (columns + _READ_COST) + T * columns * _ACCUMULATE_COST + _CALL_COST
+
+    # offsets k < a all span the whole group at T = L-a+1; an offset k >= a spans heights k+1..b at
+    # T = L-k. tail[b][k] = cost of offsets k..b-1 (the second kind), so cost(a, b) is O(1).
+    tail = [[0.0] * (b + 1) for b in range(L + 1)]
+    for b in range(1, L + 1):
+        for k in range(b - 1, -1, -1):
+            tail[b][k] = tail[b][k + 1] + slice_cost(L - k, b - k)
+
+    def cost(a: int, b: int) -> float:
+        return a * slice_cost(L - a + 1, b - a + 1) + tail[b][a]
+
+    best: list[tuple[float, tuple[tuple[int, int], ...]]] = [(0.0, ())] * (L + 2)
+    for a in range(L, 0, -1):  # best[a]: cheapest cover of heights a..L
+        best[a] = min((cost(a, b) + best[b + 1][0], ((a, b),) + best[b + 1][1]) for b in range(a, L + 1))
+    return best[1][1]
+
+
+def _group_filters(weight: torch.Tensor, a: int, b: int) -> torch.Tensor:
+    """(b, nh*w, d): for offset k, the filter rows of heights a..b (zero where k >= h)."""
+    n_rows, nh, d = weight.shape
+    heights = torch.arange(a, b + 1, device=weight.device)  # (w,)
+    offsets = torch.arange(b, device=weight.device)  # (b,)
+    rows = (heights * (heights - 1) // 2)[None, :] + offsets[:, None]  # (b, w)
+    rows = torch.where(offsets[:, None] < heights[None, :], rows, n_rows)  # n_rows: the zero row
+    padded = torch.cat([weight, weight.new_zeros(1, nh, d)])  # (S+1, nh, d)
+    return padded[rows].reshape(b, (b - a + 1) * nh, d)
+
+
+def _forward(E: torch.Tensor, weight: torch.Tensor, groups) -> tuple[torch.Tensor, torch.Tensor]:
+    """Max over time of every window response (bias excluded), and where the max was."""
+    B, L, d = E.shape
+    nh = weight.shape[1]
+    # position-major: row t*B + b is E[b, t]; slice k reads positions k .. k+T_k-1 <= L-1
+    rows = E.transpose(0, 1).reshape(L * B, d)  # (L*B, d)
+    values, argmax = [], []
+    for a, b in groups:
+        T, w = L - a + 1, b - a + 1
+        filters = _group_filters(weight, a, b)  # (b, w*nh, d)
+        R = torch.mm(rows[: T * B], filters[0].t())  # (T*B, w*nh); offset 0 spans every column
+        for k, first, T_k in _slices(L, a, b)[1:]:
+            c = (first - a) * nh  # heights first..b: the trailing columns, in place (ldc = w*nh)
+            R[: T_k * B, c:].addmm_(rows[k * B : (k + T_k) * B], filters[k, c:].t())
+        R = R.view(T, B, w, nh)
+        if w > 1:  # windows of height h start at t <= L-h; only the last w-1 positions can be invalid
+            tail_start = L - b + 1
+            t = torch.arange(tail_start, T, device=E.device)[:, None]  # (w-1, 1)
+            h = torch.arange(a, b + 1, device=E.device)[None, :]  # (1, w)
+            R[tail_start:].masked_fill_((t > L - h)[:, None, :, None], float("-inf"))
+        v, i = R.max(0)  # (B, w, nh)
+        values.append(v.reshape(B, w * nh))
+        argmax.append(i.reshape(B, w * nh))
+    return torch.cat(values, 1), torch.cat(argmax, 1)
+
+
+@functools.lru_cache(maxsize=32)
+def _backward_indices(L: int, nh: int, device: torch.device) -> tuple[torch.Tensor, ...]:
+    """Constant index tables of the backward pass for one (L, nh)."""
+    S = packed_rows(L)
+    row_height = height_of_rows(L, device)  # (S,)
+    row_offset = torch.arange(S, device=device) - row_height * (row_height - 1) // 2  # (S,) k
+    column_of_row = (row_height - 1)[:, None] * nh + torch.arange(nh, device=device)  # (S, nh)
+    # each column's filter rows sit at offsets L-1 .. L-2+h of a zero block of 2L-1 rows, so that
+    # "row p - start" is block + L-1 + p - start for every p and start, zero outside the filter
+    padded_row = column_of_row * (2 * L - 1) + (L - 1) + row_offset[:, None]  # (S, nh)
+    return column_of_row, row_offset[:, None, None], padded_row.view(-1)
+
+
+def _backward(E, weight, start, grad):
+    """Gradients for E (B, L, d) and the packed weight (S, nh, d), from the winning windows only.
+
+    ``start`` (B, L*nh): where each column's maximal window starts; ``grad`` (B, L*nh).
+    """
+    B, L, d = E.shape
+    n_rows, nh, _ = weight.shape
+    n_columns = L * nh
+    device = E.device
+    column_of_row, row_offset, padded_row = _backward_indices(L, nh, device)
+    padded = weight.new_zeros(n_columns * (2 * L - 1), d).index_copy_(0, padded_row, weight.reshape(n_rows * nh, d))
+    block = torch.arange(n_columns, device=device) * (2 * L - 1) + (L - 1)  # (L*nh,)
+    positions = torch.arange(L, device=device)
+
+    grad_weight = torch.zeros(n_rows * nh, d, dtype=weight.dtype, device=device)
+    grad_E = torch.empty_like(E)
+    chunk = max(1, _BACKWARD_CHUNK_ENTRIES // (L * n_columns))
+    for lo in range(0, B, chunk):
+        hi = min(B, lo + chunk)
+        n = hi - lo
+        s, g = start[lo:hi], grad[lo:hi]  # (n, L*nh)
+        # weight: bag (row, filter) sums g[b, column] * E[b, start + k] over the examples b
+        examples = torch.arange(n, device=device)[:, None] * L  # (n, 1)
+        where = (s + examples).t()[column_of_row] + row_offset  # (S, nh, n): rows of E[lo:hi].view(n*L, d)
+        grad_weight += F.embedding_bag(
+            where.view(-1), E[lo:hi].reshape(n * L, d), _bag_offsets(where.numel(), n, device),
+            mode="sum", per_sample_weights=g.t()[column_of_row].view(-1),
+        )
+        # input: bag (b, p) sums g[b, column] * (filter row p - start) over every column, a zero row
+        # of the padded table where p is outside the window
+        index = (block - s)[:, None, :] + positions[None, :, None]  # (n, L, L*nh)
+        grad_E[lo:hi] = F.embedding_bag(
+            index.view(-1), padded, _bag_offsets(index.numel(), n_columns, device),
+            mode="sum", per_sample_weights=g[:, None, :].expand(n, L, n_columns).reshape(-1),
+        ).view(n, L, d)
+    return grad_E, grad_weight.view(n_rows, nh, d)
+
+
+def _bag_offsets(n_entries: int, bag_size: int, device: torch.device) -> torch.Tensor:
+    return torch.arange(0, n_entries, bag_size, device=device)
+
+
+class _HorizontalMaxPool(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, E, weight, bias, groups):
+        values, start = _forward(E.detach(), weight.detach(), groups)
+        ctx.save_for_backward(E, weight, start)
+        return values + bias.reshape(1, -1)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        E, weight, start = ctx.saved_tensors
+        grad = grad.contiguous()
+        grad_E, grad_weight = _backward(E.detach(), weight.detach(), start, grad)
+        grad_bias = grad.sum(0).view(E.shape[1], -1)  # (L, nh)
+        return grad_E, grad_weight, grad_bias, None
+
+
+def horizontal_max_pool(
+    E: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, groups: tuple[tuple[int, int], ...] | None = None
+) -> torch.Tensor:
+    """(B, L*nh): for every height h and filter f, the maximum over window starts t of
+    ``bias[h-1, f] + sum_k <E[:, t+k], weight[h(h-1)/2 + k, f]>`` (before ReLU).
+
+    ``E`` (B, L, d); ``weight`` (L(L+1)/2, nh, d); ``bias`` (L, nh). ``groups`` defaults to
+    :func:`plan_height_groups`; any cover of 1..L by contiguous groups gives the same result.
+    """
+    L, nh, d = E.shape[1], weight.shape[1], E.shape[2]
+    if weight.shape[0] != packed_rows(L):
+        raise ValueError(f"weight has {weight.shape[0]} rows, expected L(L+1)/2 = {packed_rows(L)} for L = {L}")
+    if groups is None:
+        groups = plan_height_groups(L, nh, d)
+    return _HorizontalMaxPool.apply(E, weight, bias, groups)
+
+
+def packed_norms(weight: torch.Tensor) -> torch.Tensor:
+    """(L,): the L2 norm of each height's filters (RecBole's ``conv_h[h-1].weight.norm(2)``)."""
+    n_rows = weight.shape[0]
+    L = int(round((math.sqrt(8 * n_rows + 1) - 1) / 2))
+    squares = weight.pow(2).sum((1, 2))  # (S,)
+    per_height = squares.new_zeros(L).index_add(0, height_of_rows(L, weight.device) - 1, squares)
+    return per_height.sqrt()
