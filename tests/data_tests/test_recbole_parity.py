@@ -48,13 +48,13 @@ def test_ml100k_counts_are_recboles():
 
 
 def test_ml100k_ids_and_genre_feature_are_numbered_as_recbole_numbers_them():
-    ids = json.loads((FIXTURES / "recbole-ml100k-ids.json").read_text())
+    recbole = torch.load(FIXTURES / "recbole-gru4recf-ml100k.pt", weights_only=True)  # RecBole's id -> token tables
     dataset = load_dataset("ml-100k", {"load_col": with_item_fields(None, ["class"])})  # as GRU4RecF loads it
-    assert dataset.item_tokens == ids["item_tokens"]
-    assert dataset.user_tokens == ids["user_tokens"]
-    assert dataset.feature_tokens["class"] == ids["class_tokens"]
+    assert dataset.item_tokens == recbole["item_tokens"]
+    assert dataset.user_tokens == recbole["user_tokens"]
+    assert dataset.feature_tokens["class"] == recbole["class_tokens"]
     assert dataset.feature_sizes["class"] == 20
-    assert torch.equal(dataset.item_features["class"], torch.tensor(ids["item_class"]))
+    assert torch.equal(dataset.item_features["class"], recbole["item_class"])
     assert dataset.item_features["class"].dtype == torch.long
 
 
