@@ -49,12 +49,11 @@ class FolderSource:
         return {"kind": "atomic", "name": self.name, "files": files}
 
     def read(self, opts: DataOptions) -> AtomicTables:
-        # required column -> (option naming it, type RecBole needs)
-        ids = {opts.user_field: ("USER_ID_FIELD", "token"), opts.item_field: ("ITEM_ID_FIELD", "token")}
-        inter = self._read("inter", {**ids, opts.time_field: ("TIME_FIELD", "float")}, opts)
+        required = _required_columns(opts)
+        inter = self._read("inter", required["inter"], opts)
         assert inter is not None
-        user = self._read("user", {opts.user_field: ("USER_ID_FIELD", "token")}, opts)
-        item = self._read("item", {opts.item_field: ("ITEM_ID_FIELD", "token")}, opts)
+        user = self._read("user", required["user"], opts)
+        item = self._read("item", required["item"], opts)
         return AtomicTables(inter=inter, item=item, user=user)
 
     def _read(self, suffix: str, required: dict[str, tuple[str, str]], opts: DataOptions) -> Table | None:
@@ -69,6 +68,13 @@ class FolderSource:
         for field, (option, ftype) in required.items():
             atomic.require_column(path, table.types, field, option, ftype)
         return table
+
+
+def _required_columns(opts: DataOptions) -> dict[str, dict[str, tuple[str, str]]]:
+    """suffix -> column the file must have -> (the option naming it, the type RecBole needs)."""
+    user = {opts.user_field: ("USER_ID_FIELD", "token")}
+    item = {opts.item_field: ("ITEM_ID_FIELD", "token")}
+    return {"inter": {**user, **item, opts.time_field: ("TIME_FIELD", "float")}, "user": user, "item": item}
 
 
 def _check_required(columns: tuple[str, ...] | None, required: dict[str, tuple[str, str]], suffix: str) -> None:
@@ -100,8 +106,7 @@ class SyntheticSource:
                 raise ConfigError(f"{option}: synthetic datasets name it {fixed[option]!r}, got {value!r}")
         generated = synthetic.generate(self.spec)
         tables: dict[str, Table | None] = {"inter": generated.inter, "item": generated.item}
-        item_id = {opts.item_field: ("ITEM_ID_FIELD", "token")}
-        required = {"inter": {opts.user_field: ("USER_ID_FIELD", "token"), **item_id, opts.time_field: ("TIME_FIELD", "float")}, "item": item_id}
+        required = _required_columns(opts)
         for suffix, table in tables.items():  # load_col picks files and columns as it does for files
             if suffix not in opts.load_col or table is None:
                 tables[suffix] = None
