@@ -18,14 +18,21 @@ import yaml
 
 from tuner.errors import ConfigError
 
-# Dataset and preprocessing options (RecBole's names and meaning).
+# Dataset and preprocessing options (RecBole's names and meaning; docs/data.md says more).
 DATA_DEFAULTS: dict[str, Any] = {
-    "data_path": None,  # a RecBole atomic dataset folder; None: the built-in dataset of that name
-    "load_col": None,  # {inter: [...], item: [...], user: [...]}; None: the .inter file only (RecBole's default)
-    "val_interval": None,  # {field: "[low,high)"} keeps rows whose value lies in the interval
+    "data_path": None,  # a RecBole atomic dataset folder (or its parent); None: the built-in or downloaded dataset of that name
+    "USER_ID_FIELD": "user_id",  # the .inter column naming the user
+    "ITEM_ID_FIELD": "item_id",  # the .inter column naming the item
+    "TIME_FIELD": "timestamp",  # the .inter float column that orders each user's interactions
+    # {inter: [...], item: [...], user: [...]}, a file's list '*' or null: all its columns; None: the .inter
+    # file only (RecBole's ml-100k default; GRU4RecF adds its item fields with tuner.data.with_item_fields)
+    "load_col": None,
+    "val_interval": None,  # {field: "[low,high)"} keeps rows whose value lies in the interval(s)
+    "filter_inter_by_user_or_item": True,  # drop interactions whose user/item is missing from a loaded .user/.item
     "user_inter_num_interval": None,  # "[5,inf)": k-core on users, repeated with items until stable
     "item_inter_num_interval": None,
     "rm_dup_inter": None,  # None | "first" | "last": drop repeated (user, item) pairs
+    "normalize_all": True,  # min-max scale float fields (as RecBole's ml-100k config); orders timestamps as RecBole does
     "MAX_ITEM_LIST_LENGTH": 50,  # L: the last L items of each prefix form the input sequence
 }
 

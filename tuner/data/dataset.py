@@ -37,6 +37,8 @@ class SequentialDataset:
     item_features: dict[str, torch.Tensor] = field(default_factory=dict)
     # field -> vocabulary size, padding id 0 included
     feature_sizes: dict[str, int] = field(default_factory=dict)
+    # field -> feature id -> raw token; index 0 is "[PAD]" (RecBole's numbering)
+    feature_tokens: dict[str, list[str]] = field(default_factory=dict)
 
     def stats(self) -> dict[str, int]:
         """The figures ``tuner data --json`` prints (padding not counted)."""

@@ -1,184 +1,190 @@
-"""RecBole's filtering and id remapping, with its option names and meaning.
+"""RecBole's data filtering, in RecBole 1.2.1's order (``Dataset._data_filtering``):
 
-Order (RecBole 1.2.1 ``Dataset._data_filtering`` then ``_remap_ID_all``): remove duplicate
-interactions, filter by field values (``val_interval``), drop interactions whose user or item was
-filtered out of the .user/.item file, k-core filter by interaction counts repeated until stable,
-then number users, items and feature tokens by first appearance (0 is padding).
+1. drop rows without a user or item id (and .item/.user rows repeating an id, first kept: at load);
+2. ``rm_dup_inter``: sort interactions by time, keep the first or last of each (user, item) pair;
+3. ``val_interval``: keep rows whose value lies in the interval (float field) or among the tokens
+   (token field), in every table holding that field;
+4. ``filter_inter_by_user_or_item``: drop interactions whose user/item a loaded .user/.item lacks;
+5. ``user_inter_num_interval`` / ``item_inter_num_interval``: drop users and items whose interaction
+   count lies outside the interval, recounting and repeating until nothing changes (k-core);
+6. fail if a table is left empty.
+
+All steps are vectorised; the row order of what survives is kept (after step 2, time order), since
+RecBole numbers ids by first appearance in that order.
 """
 
 from __future__ import annotations
 
-import math
-import re
-from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
-from tuner.data.atomic import Table
-from tuner.errors import DataError
-
-USER, ITEM, TIME = "user_id", "item_id", "timestamp"
-
-_INTERVAL = re.compile(r"^\s*([\[(])\s*([^,]+?)\s*,\s*([^,]+?)\s*([\])])\s*$")
+from tuner.data.atomic import AtomicTables, Table
+from tuner.data.intervals import Intervals, parse_intervals
+from tuner.data.options import DataOptions
+from tuner.errors import ConfigError, DataError
 
 
-@dataclass(frozen=True)
-class Interval:
-    low: float
-    high: float
-    low_closed: bool
-    high_closed: bool
+def preprocess(tables: AtomicTables, opts: DataOptions) -> AtomicTables:
+    """The filtered tables (new frames; the input is not changed)."""
+    inter = _drop_missing_ids(tables.inter, [opts.user_field, opts.item_field])
+    user = _drop_repeated_ids(_drop_missing_ids(tables.user, [opts.user_field]), opts.user_field)
+    item = _drop_repeated_ids(_drop_missing_ids(tables.item, [opts.item_field]), opts.item_field)
+    if opts.rm_dup_inter is not None:
+        inter = _remove_duplicates(inter, opts)
+    filtered = AtomicTables(inter=inter, item=item, user=user)
+    if opts.val_interval:
+        filtered = _filter_by_value(filtered, opts)
+    if opts.filter_inter_by_user_or_item:
+        filtered = _filter_inter_by_user_or_item(filtered, opts)
+    if opts.user_inter_num is not None or opts.item_inter_num is not None:
+        filtered = _filter_by_inter_num(filtered, opts)
+    for table in filtered.tables().values():
+        if table.frame.empty:
+            raise DataError(f"{table.source}: the filters left no rows ({_describe_filters(opts)})")
+    return filtered
 
-    def contains(self, values: np.ndarray) -> np.ndarray:
-        above = values >= self.low if self.low_closed else values > self.low
-        below = values <= self.high if self.high_closed else values < self.high
-        return above & below
+
+def _with_rows(table: Table | None, keep: np.ndarray) -> Table | None:
+    if table is None or keep.all():
+        return table
+    return replace(table, frame=table.frame[keep].reset_index(drop=True))
 
 
-def parse_intervals(text: object, option: str) -> list[Interval] | None:
-    """RecBole's interval strings: ``"[5,inf)"``, ``"(0,10]"``, several joined by ``;``. None: no filter."""
-    if text is None:
+def _drop_missing_ids(table: Table | None, fields: list[str]) -> Table | None:
+    if table is None:
         return None
-    if isinstance(text, (list, tuple)) and len(text) == 2 and all(isinstance(v, (int, float)) for v in text):
-        text = f"[{text[0]},{text[1]}]"  # YAML read "[5,10]" as a list: RecBole reads the same text as closed
-    if not isinstance(text, str):
-        raise DataError(f"{option}: expected an interval string such as \"[5,inf)\", got {text!r}")
-    out = []
-    for part in text.split(";"):
-        m = _INTERVAL.match(part)
-        if not m:
-            raise DataError(f"{option}: {part.strip()!r} is not an interval; expected e.g. \"[5,inf)\" or \"(0,10]\"")
-        try:
-            low, high = float(m.group(2)), float(m.group(3))
-        except ValueError:
-            raise DataError(f"{option}: {part.strip()!r} has a bound that is not a number (use inf for no bound)") from None
-        if low > high:
-            raise DataError(f"{option}: {part.strip()!r} has its lower bound above the upper one")
-        out.append(Interval(low, high, m.group(1) == "[", m.group(4) == "]"))
-    return out
+    keep = np.ones(len(table.frame), dtype=bool)
+    for field in fields:
+        keep &= table.frame[field].to_numpy() != ""
+    return _with_rows(table, keep)
 
 
-def within(values: np.ndarray, intervals: list[Interval]) -> np.ndarray:
-    keep = np.zeros(len(values), dtype=bool)
-    for interval in intervals:
-        keep |= interval.contains(values)
-    return keep
+def _drop_repeated_ids(table: Table | None, field: str) -> Table | None:
+    if table is None:
+        return None
+    return _with_rows(table, ~table.frame[field].duplicated(keep="first").to_numpy())
 
 
-@dataclass
-class Tables:
-    """The loaded files of one dataset, changed in place by the steps below."""
-
-    inter: pd.DataFrame
-    item: pd.DataFrame | None
-    user: pd.DataFrame | None
-    types: dict[str, dict[str, str]]  # "inter"/"item"/"user" -> field -> type
-    paths: dict[str, Path]
+def _remove_duplicates(inter: Table, opts: DataOptions) -> Table:
+    # RecBole sorts with pandas' default (unstable) quicksort; a stable sort keeps file order among ties.
+    order = np.argsort(inter.frame[opts.time_field].to_numpy(), kind="stable")
+    frame = inter.frame.iloc[order]
+    frame = frame[~frame.duplicated(subset=[opts.user_field, opts.item_field], keep=opts.rm_dup_inter)]
+    return replace(inter, frame=frame.reset_index(drop=True))
 
 
-def remove_duplicates(t: Tables, keep: object) -> None:
-    """``rm_dup_inter``: None keeps everything; "first"/"last" keeps one of each (user, item) pair by time."""
-    if keep is None:
-        return
-    if keep not in ("first", "last"):
-        raise DataError(f"rm_dup_inter: expected null, 'first' or 'last', got {keep!r}")
-    inter = t.inter.sort_values(TIME, kind="stable") if TIME in t.inter else t.inter
-    t.inter = inter.drop_duplicates(subset=[USER, ITEM], keep=keep).sort_index()
+def _tables_holding(tables: AtomicTables, field: str, opts: DataOptions) -> list[str]:
+    """Suffixes of the tables a field filter applies to (RecBole's ``field2feats``)."""
+    loaded = tables.tables()
+    if field == opts.user_field:
+        return [s for s in ("inter", "user") if s in loaded]
+    if field == opts.item_field:
+        return [s for s in ("inter", "item") if s in loaded]
+    holders = [s for s, table in loaded.items() if field in table.types]
+    return holders[-1:]  # a field in several files belongs to the last loaded (inter, user, item), as in RecBole
 
 
-def filter_by_value(t: Tables, val_interval: object) -> None:
-    """``val_interval: {field: "[low,high)"}`` keeps rows of whichever file holds the field."""
-    if val_interval is None:
-        return
-    if not isinstance(val_interval, Mapping):
-        raise DataError(f"val_interval: expected a mapping such as {{rating: \"[3,inf)\"}}, got {val_interval!r}")
-    for field, spec in val_interval.items():
-        intervals = parse_intervals(spec, f"val_interval.{field}")
-        found = False
-        for part in ("inter", "item", "user"):
-            frame = getattr(t, part)
-            if frame is None or field not in frame:
-                continue
-            if t.types[part][field] != "float":
-                raise DataError(f"{t.paths[part]}: val_interval field {field!r} is {t.types[part][field]}, expected a float column")
-            found = True
-            values = frame[field].to_numpy()
-            setattr(t, part, frame[within(values, intervals)])
-        if not found:
-            raise DataError(f"val_interval: no loaded file has a column {field!r}")
+def _filter_by_value(tables: AtomicTables, opts: DataOptions) -> AtomicTables:
+    loaded = dict(tables.tables())
+    for field, wanted in opts.val_interval.items():
+        suffixes = _tables_holding(tables, field, opts)
+        if not suffixes:
+            columns = sorted({c for t in loaded.values() for c in t.types})
+            raise ConfigError(f"val_interval: no loaded column {field!r} (loaded: {', '.join(columns)})")
+        ftype = loaded[suffixes[0]].types[field]
+        for suffix in suffixes:
+            values = loaded[suffix].frame[field].to_numpy()
+            keep = _value_mask(values, ftype, field, wanted)
+            loaded[suffix] = _with_rows(loaded[suffix], keep)
+    return AtomicTables(inter=loaded["inter"], item=loaded.get("item"), user=loaded.get("user"))
 
 
-def drop_orphan_interactions(t: Tables) -> None:
-    """Interactions of users/items absent from a loaded .user/.item file go (RecBole's filter_inter_by_user_or_item)."""
-    if t.user is not None and USER in t.user:
-        t.inter = t.inter[t.inter[USER].isin(t.user[USER])]
-    if t.item is not None and ITEM in t.item:
-        t.inter = t.inter[t.inter[ITEM].isin(t.item[ITEM])]
+def _value_mask(values: np.ndarray, ftype: str, field: str, wanted: object) -> np.ndarray:
+    option = f"val_interval.{field}"
+    if ftype == "float":
+        return parse_intervals(wanted, option).contains(values)
+    if ftype == "token":
+        if not isinstance(wanted, (list, tuple)):
+            raise ConfigError(f"{option}: {field!r} is a token field; expected a list of the tokens to keep, got {wanted!r}")
+        return pd.Series(values).isin([str(token) for token in wanted]).to_numpy()
+    raise ConfigError(f"{option}: {field!r} is a {ftype} field; val_interval filters token and float fields")
 
 
-def filter_by_inter_num(t: Tables, user_interval: object, item_interval: object) -> None:
-    """k-core filtering: drop users/items whose interaction count falls outside the interval, until stable."""
-    users = parse_intervals(user_interval, "user_inter_num_interval")
-    items = parse_intervals(item_interval, "item_inter_num_interval")
-    if users is None and items is None:
-        return
+def _filter_inter_by_user_or_item(tables: AtomicTables, opts: DataOptions) -> AtomicTables:
+    frame = tables.inter.frame
+    keep = np.ones(len(frame), dtype=bool)
+    if tables.user is not None:
+        keep &= frame[opts.user_field].isin(tables.user.frame[opts.user_field]).to_numpy()
+    if tables.item is not None:
+        keep &= frame[opts.item_field].isin(tables.item.frame[opts.item_field]).to_numpy()
+    return replace(tables, inter=_with_rows(tables.inter, keep))
+
+
+def _filter_by_inter_num(tables: AtomicTables, opts: DataOptions) -> AtomicTables:
+    """RecBole's ``_filter_by_inter_num``: ban users and items together from the same counts, repeat until stable.
+
+    An id is banned when it has interactions and their count lies outside the interval; an id of a
+    loaded .user/.item file is also banned (dropped from that file) when its count is below the
+    first interval's lower end, even with no interactions at all.
+    """
+    users = _IdCounter(tables.inter, tables.user, opts.user_field, opts.user_inter_num)
+    items = _IdCounter(tables.inter, tables.item, opts.item_field, opts.item_inter_num)
+    alive = np.ones(len(tables.inter.frame), dtype=bool)
     while True:
-        ban_users = _illegal(t.inter[USER], t.user, USER, users)
-        ban_items = _illegal(t.inter[ITEM], t.item, ITEM, items)
-        if not len(ban_users) and not len(ban_items):
-            return
-        if t.user is not None and len(ban_users):
-            t.user = t.user[~t.user[USER].isin(ban_users)]
-        if t.item is not None and len(ban_items):
-            t.item = t.item[~t.item[ITEM].isin(ban_items)]
-        t.inter = t.inter[~(t.inter[USER].isin(ban_users) | t.inter[ITEM].isin(ban_items))]
+        banned_users = users.banned(alive)
+        banned_items = items.banned(alive)
+        if not banned_users.any() and not banned_items.any():
+            break
+        users.drop_feature_rows(banned_users)
+        items.drop_feature_rows(banned_items)
+        alive &= ~banned_users[users.inter_codes] & ~banned_items[items.inter_codes]
+    return AtomicTables(
+        inter=_with_rows(tables.inter, alive),
+        user=_with_rows(tables.user, users.feature_alive) if tables.user is not None else None,
+        item=_with_rows(tables.item, items.feature_alive) if tables.item is not None else None,
+    )
 
 
-def _illegal(inter_ids: pd.Series, feat: pd.DataFrame | None, field: str, intervals: list[Interval] | None) -> np.ndarray:
-    if intervals is None:
-        return np.array([], dtype=object)
-    counts = inter_ids.value_counts()
-    bad = counts.index[~within(counts.to_numpy().astype(np.float64), intervals)].to_numpy()
-    if feat is not None and field in feat:
-        # ids listed in the file but never interacted with count 0
-        absent = feat[field][~feat[field].isin(counts.index)].to_numpy()
-        if len(absent) and not within(np.zeros(1), intervals)[0]:
-            bad = np.concatenate([bad, absent])
-    return bad
+class _IdCounter:
+    """Interaction counts of one id field (users or items), over the interactions still alive."""
+
+    def __init__(self, inter: Table, features: Table | None, field: str, interval: Intervals | None):
+        inter_ids = inter.frame[field].to_numpy()
+        feature_ids = features.frame[field].to_numpy() if features is not None else inter_ids[:0]
+        codes, uniques = pd.factorize(np.concatenate([inter_ids, feature_ids]))
+        self.inter_codes = codes[: len(inter_ids)]
+        self.feature_codes = codes[len(inter_ids) :]
+        self.feature_alive = np.ones(len(feature_ids), dtype=bool)
+        self.n_ids = len(uniques)
+        self.interval = interval
+
+    def banned(self, alive: np.ndarray) -> np.ndarray:
+        """Boolean mask over ids."""
+        banned = np.zeros(self.n_ids, dtype=bool)
+        if self.interval is None:
+            return banned  # RecBole counts nothing, so bans nothing, for a field without an interval
+        counts = np.bincount(self.inter_codes[alive], minlength=self.n_ids)
+        banned |= (counts > 0) & ~self.interval.contains(counts)
+        live_features = self.feature_codes[self.feature_alive]
+        banned[live_features[counts[live_features] < self.interval.lowest]] = True
+        return banned
+
+    def drop_feature_rows(self, banned: np.ndarray) -> None:
+        self.feature_alive &= ~banned[self.feature_codes]
 
 
-def remap(first: pd.Series, extra: pd.Series | None) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
-    """Number tokens by first appearance over ``first`` then ``extra`` (1-based; 0 = padding)."""
-    tokens = first if extra is None else pd.concat([first, extra], ignore_index=True)
-    codes, uniques = pd.factorize(tokens.to_numpy(), use_na_sentinel=True)
-    codes = codes + 1
-    head = codes[: len(first)]
-    tail = codes[len(first):] if extra is not None else None
-    return head, tail, ["[PAD]", *map(str, uniques)]
-
-
-def feature_table(item_ids: np.ndarray, values: pd.Series, ftype: str, n_item_ids: int) -> tuple[np.ndarray, int]:
-    """(n_item_ids, F) ids of one token / token_seq item field, tokens numbered by first appearance."""
-    lists = values.map(lambda v: [v] if isinstance(v, str) else list(v)) if ftype == "token" else values
-    lists = lists.map(lambda v: [x for x in v if x != ""])
-    lengths = lists.map(len).to_numpy()
-    flat = pd.Series([x for v in lists for x in v], dtype=object)
-    codes, uniques = pd.factorize(flat.to_numpy()) if len(flat) else (np.zeros(0, np.int64), [])
-    width = max(int(lengths.max()) if len(lengths) else 0, 1)
-    table = np.zeros((n_item_ids, width), dtype=np.int64)
-    rows = np.repeat(item_ids, lengths)
-    cols = np.concatenate([np.arange(n) for n in lengths]) if len(lengths) else np.zeros(0, np.int64)
-    table[rows, cols] = codes + 1
-    return table, len(uniques) + 1
-
-
-def check_not_empty(t: Tables, what: str) -> None:
-    if len(t.inter) == 0:
-        raise DataError(f"{t.paths['inter']}: no interactions left after {what}; loosen the filter")
-
-
-def is_nan(value: object) -> bool:
-    return isinstance(value, float) and math.isnan(value)
+def _describe_filters(opts: DataOptions) -> str:
+    parts = []
+    if opts.val_interval:
+        parts.append(f"val_interval={opts.val_interval}")
+    if opts.user_inter_num is not None:
+        parts.append(f"user_inter_num_interval={opts.user_inter_num.text}")
+    if opts.item_inter_num is not None:
+        parts.append(f"item_inter_num_interval={opts.item_inter_num.text}")
+    if opts.rm_dup_inter is not None:
+        parts.append(f"rm_dup_inter={opts.rm_dup_inter}")
+    if opts.filter_inter_by_user_or_item:
+        parts.append("filter_inter_by_user_or_item=true")
+    return ", ".join(parts) or "no filter set"

@@ -1,83 +1,78 @@
 """RecBole's sequential view and leave-one-out split, vectorised.
 
-Each user's interactions are sorted by time (stable: ties keep file order); every prefix of at least
-one item becomes an example whose input is its last <= L items (left-aligned, zero-padded) and whose
-target is the next item. Split ``LS: valid_and_test``, order ``TO``: per user, the last example is
-test and the one before it valid, the rest train. A user with two examples gives one train and one
-test example, a user with one gives one train example (RecBole's ``_split_index_by_leave_one_out``).
+``SequentialDataset.data_augmentation``: every interaction but a user's first is a target; its
+input is the (at most L) items before it, left-aligned and zero-padded, with its length.
+``Dataset.leave_one_out`` with ``LS: valid_and_test`` and order ``TO``: of a user's n examples
+(n + 1 interactions), the last is test and the one before valid, but only as far as
+``min(2, n - 1)`` reaches:
+
+    interactions  examples  train  valid  test
+    1             0         0      0      0
+    2             1         1      0      0
+    3             2         1      0      1
+    k >= 4        k - 1     k - 3  1      1
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
+from numpy.lib.stride_tricks import sliding_window_view
 
-from tuner.data.dataset import Split
-
-
-def sort_by_user_then_time(user: np.ndarray, time: np.ndarray) -> np.ndarray:
-    """The order RecBole's ``Interaction.sort(by=[user, time])`` gives: by time within each user, stable.
-
-    RecBole sorts on its stored timestamps, which are min-max normalised (``normalize_all``, on by
-    default) and then kept as float32: times a second or so apart can become equal and fall back to file
-    order. Sorting on the same float32 values reproduces its sequences exactly.
-    """
-    by_time = np.argsort(recbole_time_key(time), kind="stable")
-    by_user = np.argsort(user[by_time], kind="stable")
-    return by_time[by_user]
+from tuner.data.dataset import SequentialDataset, Split
+from tuner.data.prepared import Prepared
+from tuner.errors import DataError
 
 
-def recbole_time_key(time: np.ndarray) -> np.ndarray:
-    if not len(time):
-        return time.astype(np.float32)
-    low, high = float(time.min()), float(time.max())
-    if high == low:
-        return np.ones(len(time), dtype=np.float32)  # RecBole sets an all-equal column to 1.0
-    return ((time - low) / (high - low)).astype(np.float32)
-
-
-def build_splits(user: np.ndarray, item: np.ndarray, max_len: int) -> tuple[Split, Split, Split]:
-    """``user``/``item``: internal ids already in (user, time) order."""
+def build_dataset(prepared: Prepared, max_len: int) -> SequentialDataset:
+    user, item = prepared.user, prepared.item
     n = len(user)
-    starts = np.r_[True, user[1:] != user[:-1]] if n else np.zeros(0, bool)
-    group_start = np.maximum.accumulate(np.where(starts, np.arange(n), 0)) if n else np.zeros(0, np.int64)
-    pos = np.arange(n) - group_start  # position of the interaction within its user's history
-    example = np.flatnonzero(pos >= 1)  # each such row is the target of one example
-    length = np.minimum(pos[example], max_len)
+    first = np.ones(n, dtype=bool)
+    first[1:] = user[1:] != user[:-1]
+    starts = np.flatnonzero(first)
+    ends = np.append(starts[1:], n)
+    group = np.cumsum(first) - 1  # (n,) which user block each interaction is in
 
-    # which part each example goes to: count the examples left after it within the same user
-    ex_user = user[example]
-    last_of_user = np.r_[ex_user[1:] != ex_user[:-1], True] if len(example) else np.zeros(0, bool)
-    group_end = np.minimum.accumulate(np.where(last_of_user, np.arange(len(example)), len(example))[::-1])[::-1]
-    after = group_end - np.arange(len(example))  # 0 for the user's last example
-    total = after + _count_before(last_of_user) + 1  # examples of this user
-    legal = np.minimum(2, total - 1)  # how many of the user's examples RecBole leaves out (0, 1 or 2)
-    part = np.zeros(len(example), dtype=np.int8)  # 0 train, 1 valid, 2 test
-    part[(after == 0) & (legal >= 1)] = 2
-    part[(after == 1) & (legal == 2)] = 1
+    target_pos = np.flatnonzero(~first)  # (N,) one example per target
+    block = group[target_pos]
+    history_start = np.maximum(starts[block], target_pos - max_len)
+    length = target_pos - history_start
+    # row r of `windows` is item[r : r + L]: an example's input is the window at its history start,
+    # cut to its length (a view; only the rows picked below are copied)
+    windows = sliding_window_view(np.concatenate([item, np.zeros(max_len, dtype=item.dtype)]), max_len)
 
-    cols = np.arange(max_len)
-    src = (example - length)[:, None] + cols[None, :]  # (E, L) source rows of the history, oldest first
-    mask = cols[None, :] < length[:, None]
-    seq = np.where(mask, item[np.clip(src, 0, max(n - 1, 0))], 0)
-
-    def take(which: int) -> Split:
-        sel = part == which
-        return Split(
-            user=torch.from_numpy(user[example][sel].astype(np.int64)),
-            item_seq=torch.from_numpy(seq[sel].astype(np.int64)),
-            item_len=torch.from_numpy(length[sel].astype(np.int64)),
-            target=torch.from_numpy(item[example][sel].astype(np.int64)),
+    from_end = ends[block] - 1 - target_pos  # 0 for a user's last example
+    n_examples = (ends - starts - 1)[block]
+    test = (from_end == 0) & (n_examples >= 2)
+    valid = (from_end == 1) & (n_examples >= 3)
+    train = ~(test | valid)
+    if not train.any():
+        raise DataError(
+            f"{prepared.name}: no training examples after filtering: every user has fewer than 2 interactions"
         )
 
-    return take(0), take(1), take(2)
+    def split(mask: np.ndarray) -> Split:
+        lengths = length[mask]
+        item_seq = windows[history_start[mask]]  # (N, L) copy
+        item_seq[np.arange(max_len)[None, :] >= lengths[:, None]] = 0
+        return Split(
+            user=torch.from_numpy(user[target_pos[mask]]),
+            item_seq=torch.from_numpy(item_seq),
+            item_len=torch.from_numpy(lengths),
+            target=torch.from_numpy(item[target_pos[mask]]),
+        )
 
-
-def _count_before(last_of_user: np.ndarray) -> np.ndarray:
-    """For each example, how many examples of the same user come before it."""
-    m = len(last_of_user)
-    if not m:
-        return np.zeros(0, np.int64)
-    first = np.r_[True, last_of_user[:-1]]
-    start = np.maximum.accumulate(np.where(first, np.arange(m), 0))
-    return np.arange(m) - start
+    return SequentialDataset(
+        name=prepared.name,
+        n_user_ids=len(prepared.user_tokens),
+        n_item_ids=len(prepared.item_tokens),
+        n_interactions=n,
+        train=split(train),
+        valid=split(valid),
+        test=split(test),
+        user_tokens=prepared.user_tokens,
+        item_tokens=prepared.item_tokens,
+        item_features={k: torch.from_numpy(v) for k, v in prepared.item_features.items()},
+        feature_sizes=dict(prepared.feature_sizes),
+        feature_tokens=prepared.feature_tokens,
+    )

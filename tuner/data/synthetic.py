@@ -1,88 +1,131 @@
-"""Generated datasets with a planted sequential pattern, for tests and scale runs.
+"""Generated datasets with a planted sequential pattern, by name.
 
-Every item has a fixed successor; a user's next item is its last item's successor with probability
-``follow``, else a random item. A sequential model learns the successor table and beats popularity by
-far, so a broken model, trainer or tuner shows up as a low metric. Generated tables go through the
-same preprocessing as files do.
+``synthetic-tiny``, ``synthetic-small``, or ``synthetic:users=200,items=100,length=30,noise=0.2,seed=0``
+(a preset may take overrides too: ``synthetic-small:seed=3``). The items form one hidden cycle;
+each user starts anywhere and mostly steps to the current item's successor, jumping to a random item
+with probability ``noise``. A model that reads the last item predicts the next one far better than
+popularity does, so a few epochs show learning. Each item has a ``class`` feature (token_seq): its
+stretch of the cycle, sometimes with a random second class, for GRU4RecF.
+
+The generator emits atomic-like tables (token columns as text, a float timestamp, rows shuffled), which
+then go through the same preprocessing, remapping and split as files do. Same spec, same data.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 import pandas as pd
 
-from tuner.data.preprocess import Tables
-from tuner.errors import DataError
+from tuner.config import suggest
+from tuner.data.atomic import AtomicTables, Table
+from tuner.errors import ConfigError
 
-GENRES = ("Action", "Comedy", "Drama", "Horror", "Romance", "Sci-Fi")
+PREFIX = "synthetic"
 
 
 @dataclass(frozen=True)
 class SyntheticSpec:
-    users: int = 200
-    items: int = 100
-    length: int = 30  # mean interactions per user (each user has length/2 .. 3*length/2)
-    follow: float = 0.8  # probability that the next item is the planted successor
-    seed: int = 0
+    """What a synthetic dataset is generated from."""
+
+    users: int = 500  # number of users
+    items: int = 200  # number of items (the length of the hidden cycle)
+    length: int = 30  # mean interactions per user (each has between length/2 and 3*length/2, at least 3)
+    noise: float = 0.2  # probability of a random jump instead of the successor
+    seed: int = 0  # numpy seed: the same spec gives the same data
+
+    @property
+    def name(self) -> str:
+        return PREFIX + ":" + ",".join(f"{k}={v}" for k, v in asdict(self).items())
 
 
 PRESETS = {
     "synthetic-tiny": SyntheticSpec(users=60, items=40, length=12),
-    "synthetic-small": SyntheticSpec(users=500, items=200, length=30),
+    "synthetic-small": SyntheticSpec(),
+    PREFIX: SyntheticSpec(),
 }
 
 
-def parse_name(name: str) -> SyntheticSpec | None:
-    """``synthetic-tiny``, ``synthetic-small`` or ``synthetic:users=300,items=80,length=20,seed=1``."""
-    if name in PRESETS:
-        return PRESETS[name]
-    if not name.startswith("synthetic:"):
-        return None
-    spec = SyntheticSpec()
-    for part in filter(None, name.split(":", 1)[1].split(",")):
-        key, _, value = part.partition("=")
-        if key not in SyntheticSpec.__dataclass_fields__:
-            raise DataError(f"dataset {name!r}: unknown setting {key!r}; expected users, items, length, follow, seed")
+def is_synthetic(name: str) -> bool:
+    return name.partition(":")[0] in PRESETS
+
+
+def parse_spec(name: str) -> SyntheticSpec:
+    preset, _, overrides = name.partition(":")
+    base = asdict(PRESETS[preset])
+    types = {f.name: f.type for f in fields(SyntheticSpec)}
+    for item in filter(None, (part.strip() for part in overrides.split(","))):
+        key, eq, text = item.partition("=")
+        key = key.strip()
+        if not eq or key not in base:
+            raise ConfigError(
+                f"{name}: expected KEY=VALUE with KEY one of {', '.join(base)}, got {item!r}{suggest(key, base)}"
+            )
         try:
-            spec = replace(spec, **{key: float(value) if key == "follow" else int(value)})
+            base[key] = float(text) if types[key] == "float" else int(text)
         except ValueError:
-            raise DataError(f"dataset {name!r}: {key}={value!r} is not a number") from None
-    if spec.users < 1 or spec.items < 2 or spec.length < 2 or not 0 <= spec.follow <= 1:
-        raise DataError(f"dataset {name!r}: need users >= 1, items >= 2, length >= 2 and 0 <= follow <= 1")
+            raise ConfigError(f"{name}: {key} expects {'a number' if types[key] == 'float' else 'an integer'}, got {text!r}") from None
+    spec = SyntheticSpec(**base)
+    if spec.users < 1 or spec.items < 2 or spec.length < 3 or not 0 <= spec.noise <= 1:
+        raise ConfigError(f"{name}: expected users >= 1, items >= 2, length >= 3 and 0 <= noise <= 1")
     return spec
 
 
-def generate(spec: SyntheticSpec) -> Tables:
+def generate(spec: SyntheticSpec) -> AtomicTables:
     rng = np.random.default_rng(spec.seed)
-    successor = rng.permutation(spec.items)
-    lengths = rng.integers(max(2, spec.length // 2), spec.length * 3 // 2 + 1, size=spec.users)
-    users, items = [], []
-    for u, n in enumerate(lengths):
-        seq = np.empty(n, dtype=np.int64)
-        seq[0] = rng.integers(spec.items)
-        jump = rng.random(n) >= spec.follow
-        noise = rng.integers(spec.items, size=n)
-        for i in range(1, n):
-            seq[i] = noise[i] if jump[i] else successor[seq[i - 1]]
-        users.append(np.full(n, u))
-        items.append(seq)
-    user = np.concatenate(users)
-    item = np.concatenate(items)
-    time = np.concatenate([1_000_000 + np.arange(n) * 60.0 + u * 7 for u, n in enumerate(lengths)])
-    inter = pd.DataFrame({
-        "user_id": pd.Series(user + 1).astype(str),
-        "item_id": pd.Series(item + 1).astype(str),
-        "rating": rng.integers(1, 6, size=len(user)).astype(np.float64),
-        "timestamp": time,
-    })
-    genres = [[GENRES[j] for j in rng.choice(len(GENRES), size=1 + (i % 2), replace=False)] for i in range(spec.items)]
-    item_frame = pd.DataFrame({"item_id": [str(i + 1) for i in range(spec.items)], "class": genres})
-    types = {
-        "inter": {"user_id": "token", "item_id": "token", "rating": "float", "timestamp": "float"},
-        "item": {"item_id": "token", "class": "token_seq"},
-    }
-    where = Path(f"<synthetic users={spec.users} items={spec.items} seed={spec.seed}>")
-    return Tables(inter, item_frame, None, types, {"inter": where, "item": where})
+    cycle = rng.permutation(spec.items)
+    successor = np.empty(spec.items, dtype=np.int64)
+    successor[cycle] = np.roll(cycle, -1)
+
+    shortest = max(3, spec.length // 2)
+    lengths = rng.integers(shortest, max(shortest, spec.length * 3 // 2) + 1, size=spec.users)
+    steps = int(lengths.max())
+    walk = np.empty((spec.users, steps), dtype=np.int64)  # (U, T) item indices
+    walk[:, 0] = rng.integers(spec.items, size=spec.users)
+    jump = rng.random((spec.users, steps)) < spec.noise
+    anywhere = rng.integers(spec.items, size=(spec.users, steps))
+    for t in range(1, steps):
+        walk[:, t] = np.where(jump[:, t], anywhere[:, t], successor[walk[:, t - 1]])
+    start = 1_000_000_000 + rng.integers(0, 10_000_000, size=spec.users)
+    times = start[:, None] + np.cumsum(rng.integers(60, 3600, size=(spec.users, steps)), axis=1)  # (U, T)
+    ratings = rng.integers(1, 6, size=(spec.users, steps)).astype(np.float64)
+
+    used = np.arange(steps)[None, :] < lengths[:, None]  # (U, T)
+    shuffle = rng.permutation(int(used.sum()))  # files are rarely sorted; the pipeline must order them
+    user_tokens = np.array([str(u + 1) for u in range(spec.users)], dtype=object)
+    item_tokens = np.array([str(i + 1) for i in range(spec.items)], dtype=object)
+    user_index = np.broadcast_to(np.arange(spec.users)[:, None], used.shape)[used][shuffle]
+    inter = pd.DataFrame(
+        {
+            # object columns, as the atomic reader makes them (pandas would pick its arrow strings)
+            "user_id": pd.Series(user_tokens[user_index], dtype=object),
+            "item_id": pd.Series(item_tokens[walk[used][shuffle]], dtype=object),
+            "rating": ratings[used][shuffle],
+            "timestamp": times[used][shuffle].astype(np.float64),
+        }
+    )
+    source = f"<{spec.name}>"
+    inter_types = {"user_id": "token", "item_id": "token", "rating": "float", "timestamp": "float"}
+    item = pd.DataFrame(
+        {"item_id": pd.Series(item_tokens, dtype=object), "class": pd.Series(_classes(rng, cycle, spec.items), dtype=object)}
+    )
+    return AtomicTables(
+        inter=Table(source=source + ".inter", frame=inter, types=inter_types),
+        item=Table(source=source + ".item", frame=item, types={"item_id": "token", "class": "token_seq"}),
+        user=None,
+    )
+
+
+def _classes(rng: np.random.Generator, cycle: np.ndarray, n_items: int) -> np.ndarray:
+    """Each item's class: its stretch of the cycle, plus a random second class for about a third of them."""
+    n_classes = max(2, min(18, n_items // 10))
+    position = np.empty(n_items, dtype=np.int64)
+    position[cycle] = np.arange(n_items)
+    own = position * n_classes // n_items
+    other = rng.integers(n_classes, size=n_items)
+    second = (rng.random(n_items) < 0.3) & (other != own)
+    return np.array(
+        [f"c{a} c{b}" if extra else f"c{a}" for a, b, extra in zip(own, other, second)],
+        dtype=object,
+    )
