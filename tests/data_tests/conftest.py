@@ -10,8 +10,6 @@ from data_folders import write_tiny
 from tuner import environment
 from tuner.data import clear_memory
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-ML100K = Path(__file__).resolve().parents[2] / "tuner" / "data" / "builtin" / "ml-100k"
 
 
 @pytest.fixture(autouse=True)

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+ML100K = Path(__file__).resolve().parents[2] / "tuner" / "data" / "builtin" / "ml-100k"
+
 # "tiny": users u1..u6 interact (u6 is missing from tiny.user, u7 has no interactions), items i1..i8
 # (i9 only in tiny.item, i1 listed twice there), a row without item id, a timestamp tie (u2 at 150),
 # a repeated (user, item) pair (u3, i1), and rows not sorted by user or time.

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from conftest import ML100K
+from data_folders import ML100K
 from tuner import environment
 from tuner.data import load_dataset
 from tuner.errors import DataError

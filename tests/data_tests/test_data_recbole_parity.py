@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from conftest import FIXTURES, ML100K
+from data_folders import FIXTURES, ML100K
 from data_expectations import build_record, digest, our_options
 from data_folders import write_ml100k_with_repeats
 from tuner.data import load_dataset, with_item_fields
