@@ -6,7 +6,9 @@ Every variable is optional; a command-line option wins over its variable.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 from tuner.errors import ConfigError
 
@@ -69,3 +71,34 @@ def data_dir() -> Path:
     if os.environ.get(DATA_DIR):
         return Path(os.environ[DATA_DIR])
     return Path.home() / ".local" / "share" / "seqrec-tuner" / "datasets"
+
+
+def mask_url(url: str) -> str:
+    """The storage URL with its password replaced by ``***``: the only form a URL is ever shown in."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        # Not a URL SQLAlchemy can read: hide whatever sits between "user:" and "@".
+        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+def redact(text: str, url: str) -> str:
+    """``text`` (an error message, a log line) with the URL's password, if any, replaced by ``***``."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        password = make_url(url).password
+    except (ArgumentError, ValueError):
+        match = re.search(r"://[^:/@]*:([^@]*)@", url)
+        password = match.group(1) if match else None
+    text = text.replace(url, mask_url(url))
+    if not password:
+        return text
+    # The password may show up as typed or percent-encoded, as it sits in the URL.
+    for form in sorted({str(password), quote(str(password), safe=""), quote_plus(str(password))}, key=len, reverse=True):
+        text = text.replace(form, "***")
+    return text
