@@ -212,7 +212,7 @@ def _exists(optuna_storage: optuna.storages.RDBStorage, name: str) -> bool:
 
 
 def load_jobs(optuna_storage: optuna.storages.RDBStorage, names: Iterable[str] | None = None) -> list[Job]:
-    """Every job in the storage (studies the tool submitted), oldest first; or the named ones, in that order.
+    """Every job in the storage (studies the tool submitted), or the named ones; oldest first.
 
     An unknown name is a :class:`JobError`; Optuna studies not made by ``tuner submit`` are skipped.
     """
@@ -228,6 +228,7 @@ def load_jobs(optuna_storage: optuna.storages.RDBStorage, names: Iterable[str] |
                 known = ", ".join(sorted(studies)) or "none"
                 raise JobError(f"no job named {name!r}{suggest(name, studies)} (jobs: {known})")
             chosen.append(studies[name])
+        chosen = sorted({s._study_id: s for s in chosen}.values(), key=lambda s: s._study_id)
     return [job_from_study(s.study_name, s._study_id, s.user_attrs) for s in chosen]
 
 

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 import optuna
 
 from tuner.service import presence
 from tuner.service.jobs import Job
-from tuner.service.queue import fail_stale
+from tuner.service.queue import fail_lost, heartbeatless_trials, stale_trials
 from tuner.service.storage import describe, is_transient
 
 
@@ -51,6 +52,7 @@ class Pulse(threading.Thread):
         self.trials_done = 0
         self.state = "idle"
         self._failing = False  # inside an outage: log its start once
+        self._no_beat_since: dict[int, float] = {}  # trial id -> when first seen RUNNING without any heartbeat
 
     def track(self, trial_id: int, job: str, number: int) -> None:
         """The slot starts a trial: beat for it now (a trial without any heartbeat is never reaped)."""
@@ -111,9 +113,21 @@ class Pulse(threading.Thread):
         )
 
     def _reap(self, spare: set[int]) -> None:
+        grace = self.storage.grace_period or 2 * self.interval
+        now = time.monotonic()
+        seen_without_beat: dict[int, float] = {}
         for job in self.jobs():
+            orphans = []
+            for trial_id in heartbeatless_trials(self.storage, job.study_id) - spare:
+                first = seen_without_beat[trial_id] = self._no_beat_since.get(trial_id, now)
+                if now - first > grace:
+                    orphans.append(trial_id)
             with self.queue_lock:
-                failed = fail_stale(self.storage, job.study_id, max_retries=job.spec.max_retries, spare=spare)
+                failed = fail_lost(self.storage, job.study_id, [t for t in stale_trials(self.storage, job.study_id) if t not in spare],
+                                   f"no heartbeat for over {grace} s", max_retries=job.spec.max_retries)
+                failed += fail_lost(self.storage, job.study_id, orphans, f"no heartbeat at all for over {grace} s",
+                                    max_retries=job.spec.max_retries)
             for number, queued in failed:
                 then = "queued again" if queued else f"not queued again: {job.spec.max_retries} retries used up"
                 self.log.warning("job %s: trial %d lost its worker (no heartbeat); %s", job.name, number, then)
+        self._no_beat_since = seen_without_beat

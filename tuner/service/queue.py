@@ -69,25 +69,49 @@ def queue_again(
     return True
 
 
-def fail_stale(
-    storage: optuna.storages.RDBStorage, study_id: int, *, max_retries: int, spare: set[int]
-) -> list[tuple[int, bool]]:
-    """Fail the RUNNING trials whose heartbeat is older than the grace period, and queue them again.
+def stale_trials(storage: optuna.storages.RDBStorage, study_id: int) -> list[int]:
+    """RUNNING trials whose last heartbeat is older than the storage's grace period.
 
-    This is ``optuna.storages.fail_stale_trials`` plus a ``fail_reason`` written while the trial can
-    still take attributes (a finished trial cannot). ``spare``: trial ids this process runs itself (alive
-    by definition). Returns ``(number, queued_again)`` for each trial this caller failed.
+    Optuna's own query, the one ``optuna.storages.fail_stale_trials`` uses; we call it directly so the
+    trial gets its ``fail_reason`` while it can still take attributes (a finished trial cannot).
+    """
+    return storage._get_stale_trial_ids(study_id)
+
+
+def heartbeatless_trials(storage: optuna.storages.RDBStorage, study_id: int) -> set[int]:
+    """RUNNING trials without any heartbeat: normal for the instant between taking a trial and its first
+    beat; a trial that stays so was orphaned in that instant (Optuna's stale query never sees it)."""
+    from optuna.storages._rdb import models
+
+    session = storage.scoped_session()
+    try:
+        rows = (
+            session.query(models.TrialModel.trial_id)
+            .outerjoin(models.TrialHeartbeatModel, models.TrialHeartbeatModel.trial_id == models.TrialModel.trial_id)
+            .filter(models.TrialModel.study_id == study_id, models.TrialModel.state == TrialState.RUNNING,
+                    models.TrialHeartbeatModel.trial_heartbeat_id.is_(None))
+            .all()
+        )
+        session.commit()
+    finally:
+        storage.scoped_session.remove()
+    return {row[0] for row in rows}
+
+
+def fail_lost(
+    storage: optuna.storages.RDBStorage, study_id: int, trial_ids: list[int], why: str, *, max_retries: int
+) -> list[tuple[int, bool]]:
+    """Fail trials whose worker is gone and queue them again; ``why`` completes "worker lost: ...".
+
+    Returns ``(number, queued_again)`` for each trial this caller failed (another reaper may win a race:
+    the RUNNING -> FAIL step succeeds for one caller only, and only that one queues the rerun).
     """
     out = []
-    # Optuna's own stale query (what fail_stale_trials uses): heartbeat older than grace_period.
-    for trial_id in storage._get_stale_trial_ids(study_id):
-        if trial_id in spare:
-            continue
+    for trial_id in trial_ids:
         trial = storage.get_trial(trial_id)
-        reason = (
-            f"worker lost: no heartbeat for over {storage.grace_period or 2 * storage.heartbeat_interval} s "
-            f"(worker {trial.user_attrs.get(records.WORKER, 'unknown')})"
-        )
+        if trial.state != TrialState.RUNNING:
+            continue
+        reason = f"worker lost: {why} (worker {trial.user_attrs.get(records.WORKER, 'unknown')})"
         try:
             storage.set_trial_user_attr(trial_id, records.FAIL_REASON, reason)
             if not storage.set_trial_state_values(trial_id, state=TrialState.FAIL):

@@ -116,10 +116,11 @@ def parse_spec(text: str, path: str | Path, *, name: str | None = None) -> JobSp
     params = data.get("params") or {}
     if not isinstance(params, dict):
         raise fail(("params",), "expected a mapping of RecBole parameter names to values")
-    try:
-        json.dumps(params)
-    except (TypeError, ValueError) as e:
-        raise fail(("params",), f"values must be plain YAML (numbers, strings, lists, mappings): {e}") from None
+    for key, value in params.items():
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            raise fail(("params", str(key)), f"{value!r}: values must be plain YAML (numbers, strings, lists, mappings)") from None
 
     objective = data["objective"].strip().lower()
     match = OBJECTIVE_PATTERN.fullmatch(objective)
@@ -187,8 +188,9 @@ def _key_lines(text: str, path: Path) -> dict[tuple[str, ...], int]:
     try:
         root = yaml.compose(text)
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        raise JobError(at(path, mark.line + 1 if mark else None, f"not valid YAML ({getattr(e, 'problem', e)})")) from None
+        mark, context = getattr(e, "problem_mark", None), getattr(e, "context_mark", None)
+        started = f"; {e.context} at line {context.line + 1}" if context is not None and getattr(e, "context", None) else ""
+        raise JobError(at(path, mark.line + 1 if mark else None, f"not valid YAML ({getattr(e, 'problem', e)}{started})")) from None
     lines: dict[tuple[str, ...], int] = {}
     if isinstance(root, yaml.MappingNode):
         for key, value in root.value:
