@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 from urllib.parse import quote, quote_plus
+from pathlib import Path
 
 from tuner.errors import ConfigError
 
@@ -90,15 +90,15 @@ def redact(text: str, url: str) -> str:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
+    text = text.replace(url, mask_url(url))
+    match = re.search(r"://[^:/@]*:([^@]*)@", url)
+    forms = {match.group(1)} if match and match.group(1) else set()  # as written in the URL
     try:
         password = make_url(url).password
     except (ArgumentError, ValueError):
-        match = re.search(r"://[^:/@]*:([^@]*)@", url)
-        password = match.group(1) if match else None
-    text = text.replace(url, mask_url(url))
-    if not password:
-        return text
-    # The password may show up as typed or percent-encoded, as it sits in the URL.
-    for form in sorted({str(password), quote(str(password), safe=""), quote_plus(str(password))}, key=len, reverse=True):
+        password = None
+    if password:  # as typed, and percent-encoded either way
+        forms |= {str(password), quote(str(password), safe=""), quote_plus(str(password))}
+    for form in sorted(forms, key=len, reverse=True):
         text = text.replace(form, "***")
     return text

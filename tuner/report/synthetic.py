@@ -1,0 +1,175 @@
+"""Jobs that look like the service wrote them, without training anything.
+
+The report's tests, its benchmark and ``docs/report.md`` need studies that follow the
+:mod:`tuner.records` contract (complete, pruned, failed and running trials from several workers and
+devices, learning curves as intermediate values). This module writes such a study with Optuna's
+public API in one ``add_trials`` call, so even 2,000 trials take seconds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import random
+from collections.abc import Sequence
+
+import optuna
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.trial import FrozenTrial, TrialState
+
+from tuner import __version__, records
+
+# A small search space per model: RecBole's parameter names and plausible ranges.
+SPACES = {
+    "Caser": {
+        "learning_rate": FloatDistribution(1e-4, 1e-2, log=True),
+        "embedding_size": CategoricalDistribution([32, 64, 128]),
+        "nh": IntDistribution(4, 32),
+        "nv": IntDistribution(1, 8),
+        "dropout_prob": FloatDistribution(0.0, 0.6),
+    },
+    "GRU4RecF": {
+        "learning_rate": FloatDistribution(1e-4, 1e-2, log=True),
+        "hidden_size": CategoricalDistribution([64, 128, 256]),
+        "num_layers": IntDistribution(1, 3),
+        "dropout_prob": FloatDistribution(0.0, 0.6),
+        "pooling_mode": CategoricalDistribution(["sum", "mean", "max"]),
+    },
+}
+
+SPACE_TEXT = {
+    "Caser": "learning_rate loguniform -9.2,-4.6\nembedding_size choice [32,64,128]\n"
+    "nh randint 4,33\nnv randint 1,9\ndropout_prob uniform 0,0.6\n",
+    "GRU4RecF": "learning_rate loguniform -9.2,-4.6\nhidden_size choice [64,128,256]\n"
+    "num_layers randint 1,4\ndropout_prob uniform 0,0.6\npooling_mode choice ['sum','mean','max']\n",
+}
+
+FAIL_REASONS = (
+    "TrainingError: CUDA out of memory (tried to allocate 2.00 GiB)",
+    "NonFiniteLossError: loss became nan at epoch 3",
+    "worker lost: no heartbeat for over 60 s (worker {worker})",
+)
+
+
+def add_synthetic_job(
+    storage: str | optuna.storages.BaseStorage,
+    name: str,
+    n_trials: int,
+    *,
+    model: str = "Caser",
+    dataset: str = "ml-100k",
+    objective: str = "ndcg@10",
+    seed: int = 0,
+    workers: Sequence[tuple[str, str]] = (("gpu-a:101:0", "cuda:0"), ("gpu-a:102:1", "cuda:1"), ("cpu-b:7:0", "cpu")),
+    n_running: int = 2,
+    n_waiting: int = 0,
+    spec_extra: dict | None = None,
+) -> optuna.Study:
+    """Create study ``name`` holding ``n_trials`` trials as the service would have written them.
+
+    About 70% complete, 20% pruned, 5% failed (one of them retried), then ``n_running`` running and
+    ``n_waiting`` waiting (queued, not started) trials.
+    The objective rises with learning rate near 3e-3 and with dropout near 0.2, plus noise.
+    """
+    rng = random.Random(seed)
+    space = SPACES[model]
+    study = optuna.create_study(study_name=name, storage=storage, direction="maximize")
+    # the shape of tuner.service's JobSpec.to_dict()
+    spec = {"name": name, "model": model, "dataset": dataset, "search_space": f"{model.lower()}.hyper",
+            "objective": objective, "n_trials": n_trials,
+            "params": {"epochs": 30, "stopping_step": 5, "train_batch_size": 2048, "MAX_ITEM_LIST_LENGTH": 10},
+            "timeout_hours": None, "sampler": {"name": "tpe", "seed": seed},
+            "pruner": {"name": "median", "n_startup_trials": 5}, "max_retries": 2}
+    spec.update(spec_extra or {})
+    attrs = {
+        records.SPEC: spec, records.SPACE_TEXT: SPACE_TEXT[model], records.SPACE_NAME: f"{model.lower()}.hyper",
+        records.MODEL: model, records.DATASET: dataset, records.OBJECTIVE: objective, records.N_TRIALS: n_trials,
+        records.TOOL_VERSION: __version__, records.CREATED_AT: "",
+    }
+    # Start in the past so that the last trials end about now (Optuna keeps naive local times).
+    begin = dt.datetime.now() - dt.timedelta(seconds=25 * n_trials / len(workers))
+    clock = {worker: begin + dt.timedelta(seconds=i) for i, (worker, _) in enumerate(workers)}
+    attrs[records.CREATED_AT] = begin.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+    for key, value in attrs.items():
+        study.set_user_attr(key, value)
+    trials = []
+    failed = []
+    devices = dict(workers)
+    for number in range(n_trials):
+        worker = min(clock, key=clock.get)  # the free worker slot takes the next trial, as in the service
+        device = devices[worker]
+        params = {key: dist.to_external_repr(_sample(rng, dist)) for key, dist in space.items()}
+        quality = _quality(params, model) + rng.gauss(0, 0.004)
+        running = number >= n_trials - n_running
+        roll = rng.random()
+        state = (TrialState.RUNNING if running else TrialState.FAIL if roll < 0.05
+                 else TrialState.PRUNED if roll < 0.25 else TrialState.COMPLETE)
+        max_epochs = 30
+        epochs = {TrialState.PRUNED: rng.randint(2, 8), TrialState.FAIL: rng.randint(1, 4),
+                  TrialState.RUNNING: rng.randint(1, 10)}.get(state, rng.randint(12, max_epochs))
+        curve = {e: quality * (1 - math.exp(-e / 4)) + rng.gauss(0, 0.001) for e in range(1, epochs + 1)}
+        if state == TrialState.PRUNED:
+            curve = {e: v * 0.7 for e, v in curve.items()}
+        seconds = epochs * (2.0 if device == "cpu" else 0.6) * (1 + rng.random())
+        start = clock[worker]
+        clock[worker] = start + dt.timedelta(seconds=seconds + 0.5)
+        user_attrs = {records.DEVICE: device, records.HOST: worker.split(":")[0], records.WORKER: worker}
+        if device.startswith("cuda"):
+            user_attrs[records.GPU_PEAK_MIB] = round(300 + params.get("embedding_size", params.get("hidden_size", 64)) * 4
+                                                     + rng.random() * 50, 1)
+        value = None
+        if state == TrialState.COMPLETE:
+            best_epoch = max(curve, key=curve.get)
+            valid = _metrics(curve[best_epoch], rng)
+            valid[objective] = curve[best_epoch]
+            test = _metrics(curve[best_epoch] * 0.85, rng)
+            value = valid[objective]
+            user_attrs.update({records.VALID_METRICS: valid, records.TEST_METRICS: test,
+                               records.BEST_EPOCH: best_epoch, records.EPOCHS: epochs, records.SECONDS: seconds})
+        elif state == TrialState.PRUNED:
+            user_attrs.update({records.EPOCHS: epochs, records.SECONDS: seconds,
+                               records.PRUNE_REASON: "MedianPruner: below the median of earlier trials at the same epoch"})
+        elif state == TrialState.FAIL:
+            user_attrs.update({records.EPOCHS: epochs, records.SECONDS: seconds,
+                               records.FAIL_REASON: FAIL_REASONS[len(failed) % len(FAIL_REASONS)].format(worker=worker)})
+            failed.append(number)
+        if failed and state == TrialState.COMPLETE and not any(records.RETRY_OF in t.user_attrs for t in trials):
+            user_attrs[records.RETRY_OF] = failed[0]
+        trials.append(FrozenTrial(
+            number=number, trial_id=number, state=state, value=value, values=None,
+            datetime_start=start,
+            datetime_complete=None if running else clock[worker] - dt.timedelta(seconds=0.5),
+            params=params, distributions=dict(space), user_attrs=user_attrs, system_attrs={},
+            intermediate_values=curve,
+        ))
+    for number in range(n_trials, n_trials + n_waiting):  # the rest of the budget, queued as the service does
+        trials.append(FrozenTrial(
+            number=number, trial_id=number, state=TrialState.WAITING, value=None, values=None, datetime_start=None,
+            datetime_complete=None, params={}, distributions={}, user_attrs={}, system_attrs={}, intermediate_values={},
+        ))
+    study.add_trials(trials)
+    return study
+
+
+def _sample(rng: random.Random, dist) -> float:
+    """A value in internal representation (a choice's index for categoricals)."""
+    if isinstance(dist, CategoricalDistribution):
+        return rng.randrange(len(dist.choices))
+    if isinstance(dist, IntDistribution):
+        return rng.randint(dist.low, dist.high)
+    if dist.log:
+        return math.exp(rng.uniform(math.log(dist.low), math.log(dist.high)))
+    return rng.uniform(dist.low, dist.high)
+
+
+def _quality(params: dict, model: str) -> float:
+    lr = -abs(math.log10(params["learning_rate"]) - math.log10(3e-3)) * 0.01
+    dropout = -abs(params["dropout_prob"] - 0.2) * 0.02
+    base = 0.065 if model == "Caser" else 0.072
+    return base + lr + dropout
+
+
+def _metrics(ndcg: float, rng: random.Random) -> dict[str, float]:
+    """Plausible metrics @10 around a given NDCG@10 (recall ~2x, mrr ~0.7x, hit = recall in leave-one-out)."""
+    recall = ndcg * 2.05 + rng.gauss(0, 0.001)
+    return {"recall@10": recall, "ndcg@10": ndcg, "mrr@10": ndcg * 0.7, "hit@10": recall, "precision@10": recall / 10}
