@@ -30,7 +30,7 @@ from tuner.service.queue import queue_again, take_waiting, unfinished
 from tuner.service.pulse import Pulse
 from tuner.service.retry import DatabaseUnavailable, Retrier
 from tuner.service.signals import StopSignals, WorkerInterrupted
-from tuner.service.storage import open_storage
+from tuner.service.storage import open_storage, set_trial_user_attrs
 
 REASON_LIMIT = 2000  # characters of an error message kept as a trial's fail_reason
 
@@ -102,6 +102,7 @@ class SlotRunner:
         self.retry = Retrier(self.log, stop.event, outage_limit_s=options.outage_limit_s)
         self.queue_lock = threading.Lock()
         self._active: list[Job] = []  # jobs not yet finished, for the reaper
+        self._studies: dict[int, optuna.Study] = {}  # study id -> its Study, kept between trials
         self.storage = open_storage(
             options.storage, heartbeat_interval=options.heartbeat_interval, grace_period=options.grace_period
         )
@@ -164,14 +165,24 @@ class SlotRunner:
             deadline = job.deadline()
             if found is not None or not waiting or (deadline is not None and now >= deadline):
                 continue
+            study = self._study(job)
             # Taken through the study's own (caching) storage, which must know the trial it will update.
-            study = self.retry("opening the job", lambda: optuna.Study(
-                job.name, self.storage, pruner=make_pruner(job.spec.pruner, job.spec.params.get("epochs"))))
             trial = self.retry(f"taking a trial of {job.name}", lambda: take_waiting(study._storage, job.study_id))
             if trial is not None:
                 found = (job, study, trial)
         self._active = active
         return found
+
+    def _study(self, job: Job) -> optuna.Study:
+        """One Study per job for the slot's life: its storage cache then reads only what changed."""
+        study = self._studies.get(job.study_id)
+        if study is None:
+            study = self.retry("opening the job", lambda: optuna.Study(
+                job.name, self.storage, pruner=make_pruner(job.spec.pruner, job.spec.params.get("epochs"))))
+            self._studies[job.study_id] = study
+        # What Study.ask does before each trial: samplers read the trials afresh, not a list cached last time.
+        study._thread_local.cached_all_trials = None
+        return study
 
     def _finished(self, jobs: list[Job]) -> bool:
         """No job has a trial running, or waiting before its deadline. The queue lock keeps a reaper's
@@ -196,8 +207,8 @@ class SlotRunner:
         study.sampler = make_sampler(job.spec.sampler, number)  # seeded by the trial number: see optimizers
         trial = self.retry("opening the trial", lambda: optuna.trial.Trial(study, trial_id))
         try:
-            for key, value in {records.DEVICE: self.slot.device, records.HOST: self.host, records.WORKER: self.worker}.items():
-                self.retry("labelling the trial", lambda: self.storage.set_trial_user_attr(trial_id, key, value))
+            labels = {records.DEVICE: self.slot.device, records.HOST: self.host, records.WORKER: self.worker}
+            self.retry("labelling the trial", lambda: set_trial_user_attrs(self.storage, trial_id, labels))
             values = self.retry("drawing the trial's parameters", lambda: job.space.suggest(trial))
         except optuna.exceptions.UpdateFinishedTrialError:
             self.log.warning("job %s: trial %d was finished elsewhere before it started", job.name, number)
@@ -232,7 +243,7 @@ class SlotRunner:
             state, attrs = TrialState.FAIL, {**_partial(reporter, started), records.FAIL_REASON: reason}
         else:
             state, attrs, value = _complete(result, objective)
-        peak = devices.release_memory(self.slot.device)
+        peak = devices.release_memory(self.slot.device, collect=time.monotonic() - started > 1.0)
         if peak is not None:
             attrs[records.GPU_PEAK_MIB] = peak
         recorded = self._record(study, trial, state, value, attrs)
@@ -247,8 +258,7 @@ class SlotRunner:
                 attrs: Mapping[str, Any]) -> bool:
         """Attributes first (a finished trial takes none), then the state. False if it was finished elsewhere."""
         try:
-            for key, item in attrs.items():
-                self.retry("recording the result", lambda: self.storage.set_trial_user_attr(trial._trial_id, key, item))
+            self.retry("recording the result", lambda: set_trial_user_attrs(self.storage, trial._trial_id, attrs))
             self.retry("recording the result", lambda: study.tell(trial, value, state=state, skip_if_finished=True))
         except optuna.exceptions.UpdateFinishedTrialError:
             self.log.warning("trial %d was failed by a reaper while it ran; its rerun will repeat it", trial.number)

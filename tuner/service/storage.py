@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +80,18 @@ def open_storage(
     if backend == "sqlite":
         _serialize_sqlite_transactions(storage.engine)
     return storage
+
+
+def set_trial_user_attrs(storage: optuna.storages.RDBStorage, trial_id: int, attrs: Mapping[str, Any]) -> None:
+    """Several trial user attributes in one transaction (Optuna's public API commits each on its own,
+    which on PostgreSQL costs a WAL flush per attribute). Raises ``UpdateFinishedTrialError`` like
+    ``set_trial_user_attr`` when the trial is finished."""
+    from optuna.storages._rdb import models
+    from optuna.storages._rdb.storage import _create_scoped_session
+
+    with _create_scoped_session(storage.scoped_session, True) as session:
+        for key, value in attrs.items():
+            storage._set_trial_attr_without_commit(session, models.TrialUserAttributeModel, trial_id, key, value)
 
 
 def _server_pool(connect_args: dict[str, Any]) -> dict[str, Any]:
