@@ -21,7 +21,7 @@ from tuner.errors import ConfigError
 # Dataset and preprocessing options (RecBole's names and meaning).
 DATA_DEFAULTS: dict[str, Any] = {
     "data_path": None,  # a RecBole atomic dataset folder; None: the built-in dataset of that name
-    "load_col": None,  # {inter: [...], item: [...], user: [...]}; None loads every column
+    "load_col": None,  # {inter: [...], item: [...], user: [...]}; None: the .inter file only (RecBole's default)
     "val_interval": None,  # {field: "[low,high)"} keeps rows whose value lies in the interval
     "user_inter_num_interval": None,  # "[5,inf)": k-core on users, repeated with items until stable
     "item_inter_num_interval": None,

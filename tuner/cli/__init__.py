@@ -15,7 +15,7 @@ from tuner import __version__
 from tuner.errors import TunerError
 
 # Command modules, in the order their commands appear in ``tuner --help``.
-COMMAND_MODULES = ("jobs", "space", "report")
+COMMAND_MODULES = ("jobs", "data", "space", "report")
 
 
 def build_parser() -> argparse.ArgumentParser:
