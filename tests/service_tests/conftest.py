@@ -95,6 +95,12 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+@pytest.fixture
+def private_postgres_url(private_postgres: PrivatePostgres) -> Iterator[str]:
+    """A scratch database on the private server."""
+    yield from _scratch_database(private_postgres.url)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -69,3 +69,10 @@ def wait_for(condition, timeout: float = 60, what: str = "condition"):
             return value
         time.sleep(0.05)
     pytest.fail(f"timed out after {timeout} s waiting for {what}")
+
+
+def run_cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """``tuner ARGS`` as a process that must succeed; its output."""
+    done = subprocess.run([*TUNER, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, f"tuner {' '.join(args)} exited {done.returncode}:\n{done.stderr[-3000:]}"
+    return done

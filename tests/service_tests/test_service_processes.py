@@ -1,4 +1,4 @@
-"""Real worker processes on a real database: sharing a job, SIGKILL, SIGTERM, a restarted server.
+"""Real worker processes on a real database: sharing a job, SIGKILL, SIGTERM.
 
 Every worker here is its own OS process (``start_worker``), killed or signalled for real. Objectives
 are the injected ones of objectives.py, so a trial lasts a known time; test_service_training.py runs the
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from collections import Counter
 
 import pytest
@@ -130,25 +129,3 @@ def test_sigterm_reaches_every_slot_process(write_spec, postgres_url, monkeypatc
     assert [trials[t.number].state for t in running] == [TrialState.FAIL, TrialState.FAIL]
     assert not [t for t in trials if t.state == TrialState.RUNNING]
     assert err.count("slot stopped after 1 trial(s) (SIGTERM)") == 2, err
-
-
-def test_workers_ride_out_a_postgresql_restart(write_spec, private_postgres, slow_trials):
-    from tests.service_tests.conftest import _scratch_database
-
-    database = _scratch_database(private_postgres.url)
-    url = next(database)
-    try:
-        submit(write_spec(GRID), url)
-        options = {**WORKER, "grace_period": 30}  # the outage is shorter than the grace period
-        workers = [start_worker(url, "slow", **options) for _ in range(2)]
-        wait_for(lambda: sum(t.state == TrialState.COMPLETE for t in trials_of(url, "job")) >= 2, what="two trials done")
-        private_postgres.stop()
-        time.sleep(3)  # several heartbeats and epoch reports fail meanwhile
-        private_postgres.start()
-        results = [finish(w, timeout=180) for w in workers]
-        assert [code for code, _ in results] == [0, 0], results
-        assert_every_point_complete_once(url)
-        errs = "".join(err for _, err in results)
-        assert "database unreachable" in errs and "database back after" in errs
-    finally:
-        next(database, None)

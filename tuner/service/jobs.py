@@ -24,9 +24,9 @@ from optuna.trial import FrozenTrial, TrialState
 from tuner import __version__, records
 from tuner.config import DATA_DEFAULTS, check_names
 from tuner.environment import mask_url, storage_url
-from tuner.errors import ConfigError, JobError, at
+from tuner.errors import ConfigError, JobError
 from tuner.service.optimizers import check_optimizers, grid_order
-from tuner.service.spec import METRICS, JobSpec, read_spec
+from tuner.service.spec import JobSpec, read_spec
 from tuner.service.storage import open_storage, storage_errors
 from tuner.spaces import SearchSpace, parse_file, parse_text
 
@@ -89,6 +89,8 @@ def prepare(spec_path: str | Path, *, name: str | None = None, load_data: bool =
         check_names(spec.params, names, f"{where}: params")
     except ConfigError as e:
         raise JobError(str(e)) from None
+    if "dataset" in spec.params or "dataset" in space.names:
+        raise JobError(f"{where}: the dataset is the spec's own key 'dataset', not a parameter")
     both = sorted(set(space.names) & set(spec.params))
     if both:
         raise JobError(f"{where}: params: {', '.join(both)} also in the search space {space_path.name}; keep one")
@@ -110,9 +112,7 @@ def prepare(spec_path: str | Path, *, name: str | None = None, load_data: bool =
     check_optimizers(spec.sampler, spec.pruner, spec.params.get("epochs"), where)
     settings = _checked_settings(spec, space, where)
     if load_data:
-        from tuner.data import load_dataset
-
-        load_dataset(spec.dataset, data_options(settings))
+        load_job_dataset(spec, settings)
     return Prepared(spec, space, space_text, space_path.name, grid)
 
 
@@ -135,23 +135,22 @@ def _checked_settings(spec: JobSpec, space: SearchSpace, where: str) -> dict[str
 
 
 def trial_settings(spec: JobSpec, values: Mapping[str, Any]) -> dict[str, Any]:
-    """Fixed params, then the trial's values; the objective is the trainer's ``valid_metric``."""
+    """Fixed params, then the trial's values; the objective is the trainer's ``valid_metric`` (so early
+    stopping and the best epoch follow what the job maximises, and the trainer always reports it)."""
     from tuner.training.settings import resolve
 
-    overrides = {**spec.params, **values, "valid_metric": spec.metric}
-    topk = list(overrides.get("topk") or [spec.topk])
-    if spec.topk not in topk:
-        topk.append(spec.topk)
-    metrics = list(overrides.get("metrics") or list(METRICS.values()))
-    metric_name = METRICS[spec.objective.split("@")[0]]
-    if metric_name.lower() not in {str(m).lower() for m in metrics}:
-        metrics.append(metric_name)
-    overrides.update(topk=topk, metrics=metrics)
-    return resolve(spec.model, overrides=overrides)
+    return resolve(spec.model, overrides={**spec.params, **values, "valid_metric": spec.metric}, overrides_source="params")
 
 
-def data_options(settings: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: settings[k] for k in DATA_DEFAULTS if k in settings}
+def load_job_dataset(spec: JobSpec, settings: Mapping[str, Any]) -> None:
+    """Load the dataset as training will (GRU4RecF also reads the .item fields it uses)."""
+    from tuner.data import load_dataset, with_item_fields
+
+    options = {k: settings[k] for k in DATA_DEFAULTS if k in settings}
+    features = settings.get("selected_features")
+    if features:
+        options["load_col"] = with_item_fields(options.get("load_col"), list(features))
+    load_dataset(spec.dataset, options)
 
 
 def submit(spec_path: str | Path, storage: str | None = None, *, name: str | None = None) -> str:
@@ -257,7 +256,3 @@ def count_states(trials: Iterable[FrozenTrial]) -> dict[str, int]:
     for trial in trials:
         counts[trial.state.name] += 1
     return counts
-
-
-def _where(spec_path: Path, line: int | None, message: str) -> str:
-    return at(spec_path, line, message)

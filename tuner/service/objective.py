@@ -16,7 +16,7 @@ from typing import Any
 
 import optuna
 
-from tuner.service.jobs import Job, data_options
+from tuner.service.jobs import Job
 from tuner.service.retry import Retrier
 from tuner.service.signals import StopSignals
 
@@ -40,13 +40,11 @@ Objective = Callable[[TrialContext], Any]
 
 
 def train_objective(ctx: TrialContext) -> Any:
-    """Train the job's model with the trial's settings on the job's dataset (loaded once per process)."""
-    from tuner.data import load_dataset
+    """Train the job's model with the trial's settings on the job's dataset (parsed once per process:
+    the data module caches it by name and options)."""
     from tuner.training import train
 
-    settings = ctx.settings
-    dataset = load_dataset(ctx.job.spec.dataset, data_options(settings))
-    return train(ctx.job.spec.model, settings, dataset=dataset, device=ctx.device, on_epoch=ctx.on_epoch)
+    return train(ctx.job.spec.model, ctx.settings, dataset=ctx.job.spec.dataset, device=ctx.device, on_epoch=ctx.on_epoch)
 
 
 class TrialTakenAway(Exception):
