@@ -17,6 +17,8 @@ Trial user attributes (written by the worker that ran the trial):
   has "interrupted: ...". Both are queued again (a new WAITING trial, same parameters) unless the job's
   ``max_retries`` crash reruns are used up.
 - ``retry_of``: the number of the trial this one reruns after a crash or an interruption
+- ``copy_of``: the sampler drew the parameters of this complete trial again; its result was reused
+  rather than trained twice (training is deterministic for one job), as Optuna's FAQ suggests
 - ``gpu_peak_mib``: peak GPU memory the trial allocated (GPU trials only)
 Per-epoch validation objective values are Optuna intermediate values (step = epoch).
 Budget: the job's ``n_trials`` trials are queued at submit as WAITING trials; every trial counts once
@@ -49,4 +51,5 @@ WORKER = "worker"
 FAIL_REASON = "fail_reason"
 PRUNE_REASON = "prune_reason"
 RETRY_OF = "retry_of"
+COPY_OF = "copy_of"
 GPU_PEAK_MIB = "gpu_peak_mib"

@@ -128,14 +128,31 @@ def test_two_slot_processes_share_the_job(write_spec, sqlite_url, monkeypatch):
 
 def test_status_cli_lists_jobs_and_workers(write_spec, sqlite_url, capsys):
     submit(write_spec(), sqlite_url)
+    assert [j.state for j in status(sqlite_url)] == ["queued"]
     run_worker(sqlite_url, max_trials=3, objective=objectives.quick, **FAST)
     capsys.readouterr()
     assert main(["status", "--storage", sqlite_url]) == 0
     out = capsys.readouterr().out
-    assert re.search(r"^job\s+GRU4RecF\s+running\s+3/6\s+3\s+0\s+0\s+0\s+3\s+ndcg@10 0\.\d{4} \(#\d\)\s+learning_rate=", out, re.M), out
+    assert re.search(r"^job\s+GRU4RecF\s+paused\s+3/6\s+3\s+0\s+0\s+0\s+3\s+ndcg@10 0\.\d{4} \(#\d\)\s+learning_rate=", out, re.M), out
     assert re.search(r"^\S+:\d+:0\s+cpu\s+stopped\s+-\s+-\s+3\s+\d+ s ago$", out, re.M), out
     assert main(["status", "--storage", sqlite_url, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     (job,) = data["jobs"]
     assert (job["complete"], job["waiting"], job["budget"], job["best_trial"] is not None) == (3, 3, 6, True)
     assert data["workers"][0]["state"] == "stopped" and data["workers"][0]["trials_done"] == 3
+
+
+def test_a_configuration_drawn_again_reuses_its_result(write_spec, sqlite_url):
+    # Two configurations, six trials: TPE must draw some twice; training them again would repeat the result.
+    submit(write_spec("num_layers choice [1,2]\n", sampler={"name": "tpe", "seed": 0, "n_startup_trials": 1},
+                      n_trials=6), sqlite_url)
+    assert run_worker(sqlite_url, until_done=True, objective=objectives.quick, **FAST) == 0
+    trials = trials_of(sqlite_url, "job")
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 6
+    trained = [t for t in trials if records.COPY_OF not in t.user_attrs]
+    assert len(trained) == len({t.params["num_layers"] for t in trained}) <= 2
+    for copy in (t for t in trials if records.COPY_OF in t.user_attrs):
+        twin = trials[copy.user_attrs[records.COPY_OF]]
+        assert twin in trained and twin.params == copy.params and twin.value == copy.value
+        assert copy.user_attrs[records.TEST_METRICS] == twin.user_attrs[records.TEST_METRICS]
+        assert copy.user_attrs[records.SECONDS] == 0.0

@@ -54,9 +54,12 @@ class TrialTakenAway(Exception):
 class EpochReporter:
     """The epoch hook: reports the validation objective (never a test metric) and asks the pruner."""
 
-    def __init__(self, trial: optuna.Trial, objective: str, retry: Retrier, stop: StopSignals) -> None:
+    def __init__(
+        self, trial: optuna.Trial, objective: str, retry: Retrier, stop: StopSignals, last_epoch: int | None = None
+    ) -> None:
         self.trial = trial
         self.objective = objective
+        self.last_epoch = last_epoch  # the trial's ``epochs``: pruning after it would only throw the run away
         self.retry = retry
         self.stop = stop
         self.epochs = 0  # epochs reported so far
@@ -74,7 +77,8 @@ class EpochReporter:
         with self.stop.shielded():
             try:
                 self.retry(f"reporting epoch {epoch} of trial {self.trial.number}", lambda: self.trial.report(value, epoch))
-                prune = self.retry(f"asking the pruner about trial {self.trial.number}", self.trial.should_prune)
+                prune = self.last_epoch != epoch and self.retry(
+                    f"asking the pruner about trial {self.trial.number}", self.trial.should_prune)
             except optuna.exceptions.UpdateFinishedTrialError:
                 raise TrialTakenAway(f"trial {self.trial.number} was finished elsewhere") from None
         if prune:

@@ -214,12 +214,27 @@ class SlotRunner:
             self.log.warning("job %s: trial %d was finished elsewhere before it started", job.name, number)
             self.pulse.untrack()
             return
+        twin = self.retry("looking for the same configuration", lambda: _twin(study, trial))
+        if twin is not None:
+            self._reuse(job, study, trial, twin)
+            return
         self.log.info("job %s: trial %d started %s", job.name, number, _short(values))
         self._train_and_record(job, study, trial, values)
 
+    def _reuse(self, job: Job, study: optuna.Study, trial: optuna.Trial, twin: FrozenTrial) -> None:
+        """The sampler drew a configuration that already completed (TPE does, in small categorical spaces):
+        record that trial's result again instead of training the same thing twice."""
+        kept = (records.VALID_METRICS, records.TEST_METRICS, records.BEST_EPOCH, records.EPOCHS)
+        attrs = {k: twin.user_attrs[k] for k in kept if k in twin.user_attrs}
+        attrs.update({records.COPY_OF: twin.number, records.SECONDS: 0.0})
+        if self._record(study, trial, TrialState.COMPLETE, twin.value, attrs):
+            self.log.info("job %s: trial %d drew the configuration of trial %d: result reused (%s %.4f)",
+                          job.name, trial.number, twin.number, job.spec.objective, twin.value)
+        self._after_trial()
+
     def _train_and_record(self, job: Job, study: optuna.Study, trial: optuna.Trial, values: dict[str, Any]) -> None:
         objective = job.spec.objective
-        reporter = EpochReporter(trial, objective, self.retry, self.stop)
+        reporter = EpochReporter(trial, objective, self.retry, self.stop, last_epoch=_epochs(job, values))
         started = time.monotonic()
         interrupted = False
         value: float | None = None
@@ -296,6 +311,27 @@ def _complete(result: Any, objective: str) -> tuple[TrialState, dict[str, Any], 
         attrs.pop(records.TEST_METRICS)
         return TrialState.FAIL, attrs, None
     return TrialState.COMPLETE, attrs, value
+
+
+def _twin(study: optuna.Study, trial: optuna.Trial) -> FrozenTrial | None:
+    """A complete trial of the job with exactly this trial's parameters, if any."""
+    params = trial.params
+    for other in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        if other.params == params and other.number != trial.number:
+            return other
+    return None
+
+
+def _epochs(job: Job, values: Mapping[str, Any]) -> int | None:
+    """The trial's ``epochs`` setting (fixed or searched); None if its settings do not resolve (the
+    objective will then fail with the reason)."""
+    epochs = values.get("epochs", job.spec.params.get("epochs"))
+    if epochs is None:
+        try:
+            epochs = job.settings(values).get("epochs")
+        except Exception:
+            return None
+    return int(epochs) if isinstance(epochs, int) else None
 
 
 def _partial(reporter: EpochReporter, started: float) -> dict[str, Any]:

@@ -33,7 +33,8 @@ class JobStatus:
     requeued: int  # failed trials whose worker died or was stopped, queued again as a new trial
     running: int
     waiting: int
-    state: str  # "waiting" (no worker has started it), "running", "done", or "timed out"
+    state: str  # "queued" (never started), "running" (trials running now), "paused" (started, trials waiting,
+    # none running: no worker on it), "done", or "timed out" (deadline passed, trials left waiting)
     best_value: float | None  # the best validation objective so far
     best_trial: int | None  # its trial number
     best_params: dict[str, Any]  # its parameters (real values)
@@ -92,10 +93,12 @@ def job_status(job: Job, trials: Sequence[FrozenTrial]) -> JobStatus:
         state = "done"
     elif deadline is not None and dt.datetime.now(dt.timezone.utc) >= deadline and not running:
         state = "timed out"
-    elif running or any(t.state != TrialState.WAITING for t in trials):
+    elif running:
         state = "running"
+    elif any(t.state != TrialState.WAITING for t in trials):
+        state = "paused"
     else:
-        state = "waiting"
+        state = "queued"
     return JobStatus(
         name=job.name, model=job.spec.model, dataset=job.spec.dataset, objective=job.spec.objective,
         sampler=job.spec.sampler["name"], budget=job.budget, complete=counts["COMPLETE"], pruned=counts["PRUNED"],
