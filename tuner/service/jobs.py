@@ -22,11 +22,11 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from tuner import __version__, records
-from tuner.config import DATA_DEFAULTS, check_names
+from tuner.config import DATA_DEFAULTS, canonical, suggest
 from tuner.environment import mask_url, storage_url
-from tuner.errors import ConfigError, JobError
+from tuner.errors import ConfigError, JobError, at
 from tuner.service.optimizers import check_optimizers, grid_order
-from tuner.service.spec import JobSpec, read_spec
+from tuner.service.spec import JobSpec, key_lines, read_spec
 from tuner.service.storage import open_storage, storage_errors
 from tuner.spaces import SearchSpace, parse_file, parse_text
 
@@ -75,6 +75,7 @@ def prepare(spec_path: str | Path, *, name: str | None = None, load_data: bool =
     spec_path = Path(spec_path)
     spec = read_spec(spec_path, name=name)
     where = str(spec_path)
+    lines = key_lines(spec_path.read_text(encoding="utf-8"), spec_path)
 
     space_path = (spec_path.parent / spec.search_space).resolve()
     space = parse_file(space_path)
@@ -82,18 +83,18 @@ def prepare(spec_path: str | Path, *, name: str | None = None, load_data: bool =
     try:
         known = known_params(spec.model)
     except ConfigError as e:
-        raise JobError(f"{where}: model: {e}") from None
+        raise JobError(at(spec_path, lines.get(("model",)), str(e))) from None
     names = set(known) | set(DATA_DEFAULTS)
     space.check_names(names, spec.model)
-    try:
-        check_names(spec.params, names, f"{where}: params")
-    except ConfigError as e:
-        raise JobError(str(e)) from None
-    if "dataset" in spec.params or "dataset" in space.names:
-        raise JobError(f"{where}: the dataset is the spec's own key 'dataset', not a parameter")
+    for key in spec.params:
+        if canonical(key) not in names or key == "dataset":
+            hint = " (the dataset is the spec's own key 'dataset')" if key == "dataset" else suggest(key, names)
+            raise JobError(at(spec_path, lines.get(("params", key)), f"params.{key}: not a parameter of {spec.model}{hint}"))
+    if "dataset" in space.names:
+        raise JobError(f"{where}: the dataset is the spec's own key 'dataset', not a parameter of the search space")
     both = sorted(set(space.names) & set(spec.params))
     if both:
-        raise JobError(f"{where}: params: {', '.join(both)} also in the search space {space_path.name}; keep one")
+        raise JobError(at(spec_path, lines.get(("params", both[0])), f"params.{both[0]}: also in the search space {space_path.name}; keep one"))
 
     dataset = _dataset_reference(spec.dataset, spec_path.parent)
     grid = None
@@ -222,8 +223,6 @@ def load_jobs(optuna_storage: optuna.storages.RDBStorage, names: Iterable[str] |
         chosen = []
         for name in names:
             if name not in studies:
-                from tuner.config import suggest
-
                 known = ", ".join(sorted(studies)) or "none"
                 raise JobError(f"no job named {name!r}{suggest(name, studies)} (jobs: {known})")
             chosen.append(studies[name])

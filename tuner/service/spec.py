@@ -89,7 +89,7 @@ def read_spec(path: str | Path, *, name: str | None = None) -> JobSpec:
 
 def parse_spec(text: str, path: str | Path, *, name: str | None = None) -> JobSpec:
     path = Path(path)
-    lines = _key_lines(text, path)
+    lines = key_lines(text, path)
     data = yaml.safe_load(text)
     if not isinstance(data, dict):
         raise JobError(at(path, 1, "expected a mapping of keys (name, model, dataset, search_space, ...)"))
@@ -183,7 +183,7 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _key_lines(text: str, path: Path) -> dict[tuple[str, ...], int]:
+def key_lines(text: str, path: Path) -> dict[tuple[str, ...], int]:
     """1-based line of every key up to two levels deep (``("sampler", "seed")``), for messages."""
     try:
         root = yaml.compose(text)
