@@ -67,3 +67,18 @@ def test_mysql_storage(write_spec):
         with admin.connect() as conn:
             conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
         admin.dispose()
+
+
+def test_optunas_own_cli_reads_the_job(write_spec, sqlite_url):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    outcome = run_job(write_spec(), sqlite_url, objective=objectives.quick, **FAST)
+    optuna_cli = Path(sys.executable).with_name("optuna")
+    done = subprocess.run([str(optuna_cli), "best-trial", "--study-name", "job", "--storage", sqlite_url, "-f", "json"],
+                          capture_output=True, text=True, check=True)
+    best = json.loads(done.stdout)
+    assert best["number"] == outcome.status.best_trial and best["value"] == pytest.approx(outcome.status.best_value)
+    assert best["params"] == outcome.status.best_params
