@@ -1,0 +1,156 @@
+"""``tuner submit | worker | status | run``: jobs and the workers that run them (tuner.service)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from typing import Any
+
+from tuner.cli.common import print_json
+from tuner.environment import DEVICES, TRIALS_PER_DEVICE, mask_url, storage_url
+
+_STORAGE_HELP = "SQLAlchemy URL of the job database (default: $TUNER_STORAGE, else sqlite:///tuner.db)"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    submit = subparsers.add_parser(
+        "submit", help="check a job spec and queue its trials",
+        description="Check everything (spec, search space, parameter names, dataset, sampler, pruner), then "
+        "create the job and queue its whole budget. Writes nothing if anything is wrong. Prints the job name.",
+    )
+    submit.add_argument("spec", metavar="SPEC", help="a job spec, e.g. studies/caser-ml100k.yaml")
+    _storage(submit)
+    submit.add_argument("--name", help="job name (default: the spec's name)")
+    submit.set_defaults(func=_submit)
+
+    worker = subparsers.add_parser(
+        "worker", help="run trials of the queued jobs (one process per device slot)",
+        description="Serve every open job, oldest first (or the --job ones), until stopped with SIGTERM/Ctrl-C. "
+        "Each slot takes one queued trial at a time; a slot's current trial is closed cleanly on stop.",
+    )
+    _storage(worker)
+    worker.add_argument("--job", dest="jobs", action="append", metavar="NAME", help="serve only this job (repeatable)")
+    worker.add_argument("--devices", help=f"auto (every visible GPU, else the CPU) | cpu | cuda:0,cuda:1,... (default: ${DEVICES}, else auto)")
+    worker.add_argument("--trials-per-device", type=int, metavar="K", help=f"slots per device (default: ${TRIALS_PER_DEVICE}, else 1)")
+    worker.add_argument("--max-trials", type=int, metavar="N", help="stop after starting N trials")
+    worker.add_argument("--heartbeat-interval", type=int, default=None, metavar="S", help="seconds between heartbeats (default 10)")
+    worker.add_argument("--grace-period", type=int, metavar="S",
+                        help="seconds without a heartbeat before a trial counts as lost and is queued again (default 6 heartbeats)")
+    worker.add_argument("--until-done", action="store_true", help="exit when the jobs are finished instead of waiting for new ones")
+    worker.set_defaults(func=_worker)
+
+    status = subparsers.add_parser("status", help="progress of every job, and the workers seen lately")
+    status.add_argument("jobs", nargs="*", metavar="JOB", help="only these jobs")
+    _storage(status)
+    status.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    status.set_defaults(func=_status)
+
+    run = subparsers.add_parser(
+        "run", help="submit a job (or continue it) and run local workers until it is finished",
+        description="The one-machine path: submit SPEC (an existing job of that name with the same spec is "
+        "continued), run --workers slots until every trial is done, then print the ranking.",
+    )
+    run.add_argument("spec", metavar="SPEC")
+    run.add_argument("--workers", type=int, metavar="N", help="local slots, spread over the devices (default: one per device)")
+    _storage(run)
+    run.add_argument("--name", help="job name (default: the spec's name)")
+    run.add_argument("--devices", help="as for tuner worker (default: auto)")
+    run.add_argument("-o", "--output", metavar="FILE.html", help="also write the HTML report there")
+    run.add_argument("--top", type=int, default=10, metavar="K", help="configurations in the printed ranking (default 10)")
+    run.set_defaults(func=_run)
+
+
+def _storage(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--storage", metavar="URL", help=_STORAGE_HELP)
+
+
+def _submit(args: argparse.Namespace) -> int:
+    import optuna
+
+    from tuner.service import submit
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    print(submit(args.spec, args.storage, name=args.name))
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from tuner.service import run_worker
+    from tuner.service.worker import HEARTBEAT_INTERVAL_S
+
+    return run_worker(
+        args.storage, args.jobs, devices=args.devices, trials_per_device=args.trials_per_device,
+        max_trials=args.max_trials, heartbeat_interval=args.heartbeat_interval or HEARTBEAT_INTERVAL_S,
+        grace_period=args.grace_period, until_done=args.until_done,
+    )
+
+
+def _status(args: argparse.Namespace) -> int:
+    from tuner.service import status, workers
+
+    url = storage_url(args.storage)
+    jobs = status(url, args.jobs or None)
+    seen = workers(url)
+    if args.json:
+        print_json({"storage": mask_url(url), "jobs": [j.to_json() for j in jobs],
+                    "workers": [{**w.__dict__, "started_at": w.started_at.isoformat()} for w in seen]})
+        return 0
+    print(f"storage: {mask_url(url)}")
+    if not jobs:
+        print("no jobs (submit one with: tuner submit studies/caser-ml100k.yaml)")
+    else:
+        rows = [[j.name, j.model, j.state, f"{j.complete + j.pruned + j.failed - j.requeued}/{j.budget}", j.complete,
+                 j.pruned, j.failed, j.running, j.waiting,
+                 f"{j.objective} {j.best_value:.4f} (#{j.best_trial})" if j.best_value is not None else "-",
+                 _params(j.best_params)] for j in jobs]
+        _table(["JOB", "MODEL", "STATE", "DONE", "COMPLETE", "PRUNED", "FAILED", "RUNNING", "WAITING", "BEST", "BEST PARAMS"], rows)
+    print()
+    if not seen:
+        print("no workers seen in the last 10 minutes")
+    else:
+        print("workers seen in the last 10 minutes:")
+        _table(["WORKER", "DEVICE", "STATE", "JOB", "TRIAL", "TRIALS DONE", "LAST SEEN"],
+               [[w.worker, w.device, w.state, w.job or "-", "-" if w.trial is None else w.trial, w.trials_done,
+                 f"{w.seconds_since_seen:.0f} s ago"] for w in seen])
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from tuner.service import ranking, run_job
+
+    url = storage_url(args.storage)
+    started = dt.datetime.now()
+    outcome = run_job(args.spec, url, workers=args.workers, name=args.name, devices=args.devices)
+    job = outcome.status
+    elapsed = (dt.datetime.now() - started).total_seconds()
+    print(f"job {job.name}: {job.state}; {job.complete} complete, {job.pruned} pruned, {job.failed} failed "
+          f"of {job.budget} trials ({elapsed:.0f} s)")
+    ranked = ranking(url, outcome.name, top=args.top)
+    if ranked:
+        test_key = job.objective
+        _table(["RANK", "TRIAL", f"VALID {job.objective}", f"TEST {test_key}", "EPOCHS", "SECONDS", "PARAMS"],
+               [[r.rank, r.number, f"{r.value:.4f}", f"{r.test[test_key]:.4f}" if test_key in r.test else "-",
+                 f"{r.best_epoch}/{r.epochs}", f"{r.seconds:.1f}" if r.seconds is not None else "-", _params(r.params)]
+                for r in ranked])
+    if args.output:
+        _write_report(url, outcome.name, args.output)
+    return outcome.exit_code
+
+
+def _write_report(url: str, name: str, output: str) -> None:
+    # The report package is another module's; imported only here so the worker path never loads plotly.
+    from tuner.report import read_jobs, write_report
+
+    path = write_report(read_jobs(url, [name]), output)
+    print(f"wrote {path}")
+
+
+def _params(params: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in params.items())
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> None:
+    cells = [header] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    for row in cells:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
