@@ -46,9 +46,24 @@ COMMON = {
 }
 
 
-def run_one(model: str, seed: int, epochs: int, dataset: str) -> dict:
+def show_epoch(model: str, seed: int):
+    def show(record: dict) -> None:
+        valid = record.get("valid", {}).get("ndcg@10", float("nan"))
+        print(f"  {model} {seed} epoch {record['epoch']}: loss {record['loss']:.2f}, valid ndcg@10 {valid:.4f}, "
+              f"{record['train_seconds']:.1f} s", file=sys.stderr, flush=True)
+
+    return show
+
+
+def run_one(model: str, seed: int, epochs: int, dataset: str, threads: int | None, progress: bool) -> dict:
     start = time.perf_counter()
-    result = train(model, {**COMMON, "seed": seed, "epochs": epochs}, dataset=dataset)
+    result = train(
+        model,
+        {**COMMON, "seed": seed, "epochs": epochs},
+        dataset=dataset,
+        threads=threads,
+        progress=show_epoch(model, seed) if progress else None,
+    )
     return {
         "model": model,
         "seed": seed,
@@ -65,45 +80,61 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", default="ml-100k")
     parser.add_argument("--models", nargs="+", default=["Caser", "GRU4RecF"])
+    parser.add_argument("--seeds", nargs="+", type=int, help="only these seeds (to spread runs over processes)")
     parser.add_argument("--out", help="also write every run as JSON to this file")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: every core)")
+    parser.add_argument("--progress", action="store_true", help="one line per epoch on stderr")
+    parser.add_argument("--combine", nargs="+", metavar="JSON", help="print the table of runs saved with --out; train nothing")
     args = parser.parse_args()
 
-    runs = []
     print(
         f"{'model':<9}{'seed':>5}{'epochs (best)':>15}{'RB epochs':>11}{'valid':>8}{'RB':>8}"
-        f"{'ndcg@10':>9}{'RB':>8}{'recall@10':>10}{'RB':>8}{'mrr@10':>8}{'RB':>8}{'s':>7}"
+        f"{'ndcg@10':>9}{'RB':>8}{'recall@10':>10}{'RB':>8}{'mrr@10':>8}{'RB':>8}{'s':>7}",
+        flush=True,
     )
-    for (model, seed, epochs), ref in RECBOLE.items():
-        if model not in args.models:
-            continue
-        run = run_one(model, seed, epochs, args.dataset)
-        runs.append(run)
-        t = run["test"]
-        ours_epochs = f"{run['epochs']} ({run['best_epoch']})"
-        their_epochs = f"{ref[0]} ({ref[1]})"
-        print(
-            f"{model:<9}{seed:>5}{ours_epochs:>15}{their_epochs:>11}"
-            f"{run['valid_ndcg@10']:>8.4f}{ref[2]:>8.4f}{t['ndcg@10']:>9.4f}{ref[3]:>8.4f}"
-            f"{t['recall@10']:>10.4f}{ref[4]:>8.4f}{t['mrr@10']:>8.4f}{ref[5]:>8.4f}{run['seconds']:>7.0f}",
-            flush=True,
-        )
-    verdicts = []
+    runs = []
+    if args.combine:
+        for path in args.combine:
+            runs.extend(json.loads(Path(path).read_text()))
+        runs.sort(key=lambda r: (r["model"], r["seed"]))
+        for run in runs:
+            print_row(run)
+    else:
+        for model, seed, epochs in RECBOLE:
+            if model not in args.models or (args.seeds and seed not in args.seeds):
+                continue
+            runs.append(run_one(model, seed, epochs, args.dataset, args.threads, args.progress))
+            print_row(runs[-1])
+            if args.out:
+                Path(args.out).write_text(json.dumps(runs, indent=1))
     print()
-    for model in args.models:
+    verdicts = []
+    for model in sorted({r["model"] for r in runs}):
         mine = [r for r in runs if r["model"] == model]
-        refs = [ref for (m, _, _), ref in RECBOLE.items() if m == model]
+        refs = [RECBOLE[(r["model"], r["seed"], r["max_epochs"])] for r in mine]
         for metric, column in (("ndcg@10", 3), ("recall@10", 4)):
             ours = statistics.mean(r["test"][metric] for r in mine)
             theirs = statistics.mean(ref[column] for ref in refs)
             ok = abs(ours - theirs) <= TOLERANCE[metric]
             verdicts.append(ok)
             print(
-                f"{model:<9} mean test {metric:<10} ours {ours:.4f}  RecBole {theirs:.4f}  "
+                f"{model:<9} mean test {metric:<10} over {len(mine)} seed(s): ours {ours:.4f}  RecBole {theirs:.4f}  "
                 f"diff {ours - theirs:+.4f}  tolerance {TOLERANCE[metric]}  {'PASS' if ok else 'FAIL'}"
             )
-    if args.out:
-        Path(args.out).write_text(json.dumps(runs, indent=1))
     sys.exit(0 if all(verdicts) else 1)
+
+
+def print_row(run: dict) -> None:
+    ref = RECBOLE[(run["model"], run["seed"], run["max_epochs"])]
+    t = run["test"]
+    ours_epochs = f"{run['epochs']} ({run['best_epoch']})"
+    their_epochs = f"{ref[0]} ({ref[1]})"
+    print(
+        f"{run['model']:<9}{run['seed']:>5}{ours_epochs:>15}{their_epochs:>11}"
+        f"{run['valid_ndcg@10']:>8.4f}{ref[2]:>8.4f}{t['ndcg@10']:>9.4f}{ref[3]:>8.4f}"
+        f"{t['recall@10']:>10.4f}{ref[4]:>8.4f}{t['mrr@10']:>8.4f}{ref[5]:>8.4f}{run['seconds']:>7.0f}",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

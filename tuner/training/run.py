@@ -42,7 +42,7 @@ def train(
         if threads < 1:
             raise ConfigError(f"threads: expected a positive integer, got {threads!r}")
         torch.set_num_threads(threads)
-    data = _dataset(dataset if dataset is not None else settings.get("dataset"), settings)
+    data = dataset_for(dataset if dataset is not None else settings.get("dataset"), settings)
     init_seed(settings["seed"], settings["reproducibility"])  # RecBole seeds right before building the model
     model = build_model(
         model_name,
@@ -59,7 +59,8 @@ def train(
         del model  # fit released the optimizer and the best weights; the model goes with this frame
 
 
-def _dataset(given: SequentialDataset | str | None, settings: Mapping[str, Any]) -> SequentialDataset:
+def dataset_for(given: SequentialDataset | str | None, settings: Mapping[str, Any]) -> SequentialDataset:
+    """The dataset a run of ``settings`` trains on: ``given`` as is (checked), or loaded with the run's data options."""
     if given is None:
         raise ConfigError("no dataset: name one (--dataset ml-100k) or set 'dataset' in the config file")
     if isinstance(given, SequentialDataset):
