@@ -12,6 +12,7 @@ import torch
 
 from tuner.data.dataset import Split
 from tuner.models.base import Batch
+from tuner.models.losses import sample_negatives
 
 
 def split_to_device(split: Split, device: torch.device) -> Split:
@@ -83,7 +84,4 @@ class ShuffledBatches:
 
     def sample_negatives(self, target: torch.Tensor) -> torch.Tensor:
         """(B,) uniform over ``1 .. n_item_ids - 1`` minus each row's target."""
-        draw = torch.randint(
-            1, self.n_item_ids - 1, target.shape, generator=self._negative, device=self.device
-        )  # (B,) in 1 .. n_item_ids - 2
-        return draw + (draw >= target).long()  # skip the target: values above it move up by one
+        return sample_negatives(target, self.n_item_ids, self._negative)
