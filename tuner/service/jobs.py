@@ -144,14 +144,10 @@ def trial_settings(spec: JobSpec, values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def load_job_dataset(spec: JobSpec, settings: Mapping[str, Any]) -> None:
-    """Load the dataset as training will (GRU4RecF also reads the .item fields it uses)."""
-    from tuner.data import load_dataset, with_item_fields
+    """Load the dataset exactly as training will (GRU4RecF also reads the .item fields it uses)."""
+    from tuner.training.run import dataset_for
 
-    options = {k: settings[k] for k in DATA_DEFAULTS if k in settings}
-    features = settings.get("selected_features")
-    if features:
-        options["load_col"] = with_item_fields(options.get("load_col"), list(features))
-    load_dataset(spec.dataset, options)
+    dataset_for(spec.dataset, settings)
 
 
 def submit(spec_path: str | Path, storage: str | None = None, *, name: str | None = None) -> str:
