@@ -19,6 +19,13 @@ def add_set_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_storage_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--storage", metavar="URL",
+        help="SQLAlchemy URL of the job database (default: $TUNER_STORAGE, else sqlite:///tuner.db)",
+    )
+
+
 def print_json(obj: Any) -> None:
     """Exactly one JSON object on stdout."""
     json.dump(obj, sys.stdout)

@@ -6,11 +6,8 @@ import argparse
 import datetime as dt
 from typing import Any
 
-from tuner.cli.common import print_json
+from tuner.cli.common import add_storage_option, print_json
 from tuner.environment import DEVICES, TRIALS_PER_DEVICE, mask_url, storage_url
-
-_STORAGE_HELP = "SQLAlchemy URL of the job database (default: $TUNER_STORAGE, else sqlite:///tuner.db)"
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     submit = subparsers.add_parser(
@@ -19,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "create the job and queue its whole budget. Writes nothing if anything is wrong. Prints the job name.",
     )
     submit.add_argument("spec", metavar="SPEC", help="a job spec, e.g. studies/caser-ml100k.yaml")
-    _storage(submit)
+    add_storage_option(submit)
     submit.add_argument("--name", help="job name (default: the spec's name)")
     submit.set_defaults(func=_submit)
 
@@ -28,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Serve every open job, oldest first (or the --job ones), until stopped with SIGTERM/Ctrl-C. "
         "Each slot takes one queued trial at a time; a slot's current trial is closed cleanly on stop.",
     )
-    _storage(worker)
+    add_storage_option(worker)
     worker.add_argument("--job", dest="jobs", action="append", metavar="NAME", help="serve only this job (repeatable)")
     worker.add_argument("--devices", help=f"auto (every visible GPU, else the CPU) | cpu | cuda:0,cuda:1,... (default: ${DEVICES}, else auto)")
     worker.add_argument("--trials-per-device", type=int, metavar="K", help=f"slots per device (default: ${TRIALS_PER_DEVICE}, else 1)")
@@ -41,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     status = subparsers.add_parser("status", help="progress of every job, and the workers seen lately")
     status.add_argument("jobs", nargs="*", metavar="JOB", help="only these jobs")
-    _storage(status)
+    add_storage_option(status)
     status.add_argument("--json", action="store_true", help="one JSON object on stdout")
     status.set_defaults(func=_status)
 
@@ -52,16 +49,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     run.add_argument("spec", metavar="SPEC")
     run.add_argument("--workers", type=int, metavar="N", help="local slots, spread over the devices (default: one per device)")
-    _storage(run)
+    add_storage_option(run)
     run.add_argument("--name", help="job name (default: the spec's name)")
     run.add_argument("--devices", help="as for tuner worker (default: auto)")
     run.add_argument("-o", "--output", metavar="FILE.html", help="also write the HTML report there")
     run.add_argument("--top", type=int, default=10, metavar="K", help="configurations in the printed ranking (default 10)")
     run.set_defaults(func=_run)
-
-
-def _storage(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--storage", metavar="URL", help=_STORAGE_HELP)
 
 
 def _submit(args: argparse.Namespace) -> int:

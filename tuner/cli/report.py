@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from tuner.cli.common import add_storage_option
 from tuner.environment import storage_url
 from tuner.errors import ConfigError
 
@@ -23,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "one and its test metrics, history, importances, learning curves and timeline; several jobs are compared.",
     )
     report.add_argument("jobs", nargs="+", metavar="JOB", help="job name(s)")
-    _storage_option(report)
+    add_storage_option(report)
     report.add_argument("-o", "--output", default="report.html", metavar="FILE.html", help="default: report.html")
     report.set_defaults(func=_report)
 
@@ -34,13 +35,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     export.add_argument("job", metavar="JOB")
     export.add_argument("--format", required=True, choices=EXPORT_FORMATS)
-    _storage_option(export)
+    add_storage_option(export)
     export.add_argument("-o", "--output", metavar="FILE", help="default: standard output (parquet needs a file)")
     export.set_defaults(func=_export)
-
-
-def _storage_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--storage", metavar="URL", help="SQLAlchemy URL (default: $TUNER_STORAGE, else sqlite:///tuner.db)")
 
 
 def _report(args: argparse.Namespace) -> int:
