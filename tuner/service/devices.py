@@ -132,7 +132,9 @@ def release_memory(device: str, *, collect: bool = True) -> int | None:
 
     if collect:
         gc.collect()
-        _trim_heap()
+        from tuner.training.heap import release_freed_memory
+
+        release_freed_memory()
     if not device.startswith("cuda"):
         return None
     import torch
@@ -141,17 +143,3 @@ def release_memory(device: str, *, collect: bool = True) -> int | None:
     torch.cuda.empty_cache()
     torch.cuda.reset_peak_memory_stats(device)
     return int(peak)
-
-
-def _trim_heap() -> None:
-    """Hand freed heap pages back to the OS (glibc keeps them; a long-lived worker then looks like it grows)."""
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name) if name else None
-        if libc is not None and hasattr(libc, "malloc_trim"):
-            libc.malloc_trim(0)
-    except OSError:  # not glibc: nothing to trim
-        pass
