@@ -20,6 +20,7 @@ from torch import nn
 
 from tuner.errors import ConfigError
 from tuner.models.base import Batch, SequentialRecommender
+from tuner.models.dropout import Dropout
 from tuner.models.horizontal import horizontal_max_pool, packed_norms, packed_rows, plan_height_groups
 from tuner.models.losses import next_item_loss
 from tuner.models.params import SHARED_CHECKS, at_least, check_float, checked_fields
@@ -61,7 +62,7 @@ class Caser(SequentialRecommender):
         self.height_groups = plan_height_groups(L, nh, d) if nh else ()
         self.fc1 = nn.Linear(nv * d + nh * L, d)
         self.fc2 = nn.Linear(d + d, d)
-        self.dropout = nn.Dropout(config.dropout_prob)
+        self.dropout = Dropout(config.dropout_prob)
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -87,7 +88,8 @@ class Caser(SequentialRecommender):
         user = self.user_embedding(batch.user)  # (B, d)
         parts = []
         if self.config.nv:
-            vertical = torch.matmul(self.conv_v_weight, E) + self.conv_v_bias[:, None]  # (B, nv, d)
+            # one small product per example (bmm); torch.matmul would transpose E into a copy first
+            vertical = torch.bmm(self.conv_v_weight.expand(E.shape[0], -1, -1), E) + self.conv_v_bias[:, None]  # (B, nv, d)
             parts.append(vertical.flatten(1))  # (B, nv*d), RecBole's view(-1, nv*d) order
         if self.config.nh:
             parts.append(F.relu(self.horizontal(E)))  # (B, L*nh)

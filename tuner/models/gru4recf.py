@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from tuner.models.base import Batch, SequentialRecommender
+from tuner.models.dropout import Dropout
 from tuner.models.item_features import POOLING_MODES, ItemFeatureEmbedding
 from tuner.models.losses import next_item_loss
 from tuner.models.params import SHARED_CHECKS, at_least, check_members, check_name_list, checked_fields, one_of
@@ -53,7 +54,7 @@ class GRU4RecF(SequentialRecommender):
         self.item_gru = nn.GRU(d, H, config.num_layers, bias=False, batch_first=True)
         self.feature_gru = nn.GRU(d * len(config.selected_features), H, config.num_layers, bias=False, batch_first=True)
         self.dense = nn.Linear(2 * H, d)
-        self.dropout = nn.Dropout(config.dropout_prob)
+        self.dropout = Dropout(config.dropout_prob)
         self.apply(_init_weights)
 
     def sequence_representation(self, batch: Batch) -> torch.Tensor:
