@@ -1,7 +1,9 @@
 import pytest
 import torch
+import torch.nn.functional as F
 
 from tuner.models import bpr_loss, sample_negatives
+from tuner.models.losses import full_softmax_cross_entropy
 
 
 def test_bpr_is_recbole_formula():
@@ -29,3 +31,24 @@ def test_negatives_are_real_items_other_than_the_target_and_uniform():
 def test_too_few_items_for_a_negative():
     with pytest.raises(ValueError, match="at least 2 real items"):
         sample_negatives(torch.tensor([1]), 2)
+
+
+@pytest.mark.parametrize("B,n,scale", [(5, 7, 1.0), (64, 300, 1.0), (1, 2, 1.0), (4, 6, 100.0), (3, 16, 1.0)])
+def test_full_softmax_cross_entropy_matches_autograd_loss_and_gradients(B, n, scale):
+    sequence = (torch.randn(B, 16, dtype=torch.float64) * scale).requires_grad_()
+    item_weight = torch.randn(n, 16, dtype=torch.float64, requires_grad=True)
+    target = torch.randint(0, n, (B,))
+    expected = F.cross_entropy(sequence @ item_weight.t(), target)
+    ours = full_softmax_cross_entropy(sequence, item_weight, target)
+    # scale 100: targets trail the top score by hundreds, where p[target] underflows; the loss stays exact
+    torch.testing.assert_close(ours, expected, rtol=1e-12, atol=0)
+    for a, b in zip(torch.autograd.grad(ours * 3, (sequence, item_weight)), torch.autograd.grad(expected * 3, (sequence, item_weight))):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_full_softmax_cross_entropy_without_gradients_is_the_plain_loss():
+    sequence, item_weight, target = torch.randn(8, 4), torch.randn(10, 4), torch.randint(0, 10, (8,))
+    with torch.no_grad():
+        ours = full_softmax_cross_entropy(sequence, item_weight, target)
+    assert ours.grad_fn is None
+    torch.testing.assert_close(ours, F.cross_entropy(sequence @ item_weight.t(), target))

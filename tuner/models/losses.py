@@ -30,8 +30,55 @@ def next_item_loss(loss_type: str, sequence: torch.Tensor, item_weight: torch.Te
         positive = (sequence * item_weight[batch.target]).sum(-1)  # (B,)
         negative = (sequence * item_weight[batch.neg_item]).sum(-1)  # (B,)
         return bpr_loss(positive, negative)
-    logits = sequence @ item_weight.t()  # (B, n_item_ids)
-    return F.cross_entropy(logits, batch.target)
+    return full_softmax_cross_entropy(sequence, item_weight, batch.target)
+
+
+def full_softmax_cross_entropy(sequence: torch.Tensor, item_weight: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``F.cross_entropy(sequence @ item_weight.T, target)``, with both gradients formed in the forward.
+
+    Autograd's version makes five passes over the (B, n_item_ids) scores besides the three matrix
+    products (log-softmax, its gradient, the one-hot NLL gradient); here it is one softmax, two
+    row maxima and an in-place one-hot subtraction, and backward only scales the two gradients.
+    """
+    if not (torch.is_grad_enabled() and (sequence.requires_grad or item_weight.requires_grad)):
+        return F.cross_entropy(sequence @ item_weight.t(), target)
+    return _SoftmaxCrossEntropy.apply(sequence, item_weight, target)
+
+
+# Item rows are padded to a multiple of this for the products: MKL's score product with n_item_ids =
+# 1683 (ml-100k) ran at half the speed of 1688 (7.4 vs 4.2 ms at batch 2048 on a 2-core CPU).
+_ITEM_ALIGNMENT = 8
+
+
+class _SoftmaxCrossEntropy(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, sequence, item_weight, target):
+        B, (n, d) = sequence.shape[0], item_weight.shape
+        pad = -n % _ITEM_ALIGNMENT
+        items = torch.cat([item_weight, item_weight.new_zeros(pad, d)]) if pad else item_weight  # (m, d)
+        m = n + pad
+        scores = sequence @ items.t()  # (B, m)
+        if pad:
+            scores[:, n:] = float("-inf")  # padding items get probability exactly 0
+        at_target = torch.arange(B, device=sequence.device) * m + target  # flat index of each target score
+        target_score = scores.view(-1).index_select(0, at_target)  # (B,)
+        top_score = scores.amax(1)  # (B,)
+        p = torch.softmax(scores, 1)  # (B, m)
+        del scores
+        # -log p[target] = logsumexp - score[target], and logsumexp = top score - log p[top]: p[top] >= 1/n
+        # never underflows, where p[target] can (a target trailing the top score by more than ~87)
+        loss = ((top_score - target_score) - p.amax(1).log()).sum() / B
+        d_scores = p.view(-1).index_add_(0, at_target, p.new_full((B,), -1.0)).view(B, m)  # softmax - one_hot
+        ctx.save_for_backward(d_scores @ items, (d_scores.t() @ sequence)[:n])  # (B, d), (n, d)
+        ctx.batch_size = B
+        return loss
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_loss):
+        grad_sequence, grad_weight = ctx.saved_tensors
+        scale = grad_loss / ctx.batch_size
+        return grad_sequence * scale, grad_weight * scale, None
 
 
 def sample_negatives(target: torch.Tensor, n_item_ids: int, generator: torch.Generator | None = None) -> torch.Tensor:
