@@ -3,13 +3,14 @@
 RecBole runs one ``Conv2d`` per height h = 1..L (kernel (h, d), nh filters), then ReLU and a max
 over time: L small convolutions in a Python loop, most of Caser's cost at L = 50. Here:
 
-* forward: the windows' responses come from large matrix products over the whole batch. The
-  embeddings are laid out position-major, ``(L, B, d)`` flattened to rows ``t*B + b``, so the
-  item at offset k of every window is the contiguous row slice ``[k*B, (k+T)*B)``; a group of
-  heights a..b is ``sum_k slice_k @ W_k^T`` (no im2col copy), each product restricted to the
-  heights longer than k and the window starts they have. Heights are grouped so that products are
-  wide enough to run near the machine's matmul speed while few windows that run past the sequence
-  end are computed (and then masked before the max); :func:`plan_height_groups` picks the groups.
+* forward: one matrix product per window start t and group of heights. In an example's flattened
+  embeddings ``(B, L*d)`` the window of height h starting at t is the contiguous column range
+  ``[t*d, (t+h)*d)``, so all heights a..b of a group that fit at t read the same slice
+  ``[t*d, (t+top)*d)`` (``top`` the tallest that fits) against one filter matrix whose columns of
+  shorter heights are zero below their height. Every window computed is a real one (no im2col
+  copy, no windows past the sequence end); heights are grouped so that products are wide enough to
+  run near the machine's matmul speed while few zero rows are multiplied.
+  :func:`plan_height_groups` picks the groups. The max over starts is one vectorised ``amax``.
 * backward: max-pooling keeps one window per (example, height, filter), so only those windows get
   gradient. Both gradients are weighted sums of rows gathered by index (``embedding_bag``), about
   ``B * nh * L^2/2 * d`` multiply-adds instead of another pass as large as the forward.
@@ -29,12 +30,13 @@ import math
 import torch
 import torch.nn.functional as F
 
-# Cost model of one matmul slice in the forward, in multiply-add equivalents per example
-# (fitted on a 2-core x86 CPU; only the relative sizes matter): streaming an input row costs
-# about as much as 10 more output columns, accumulating an output element about 4 multiply-adds.
-_READ_COST = 10.0
-_ACCUMULATE_COST = 4.0
-_CALL_COST = 2.0e4
+# Cost model of one forward product (M = B rows, K = top*d, N = output columns), in multiply-add
+# equivalents per example, fitted on a 2-core x86 CPU (only relative sizes matter):
+# (K + _OUTPUT_COST) * (N + _NARROW_COST) + _CALL_COST. Each output element also costs its write
+# and the max/argmax passes; narrow products run slower per multiply-add than wide ones.
+_OUTPUT_COST = 24.0
+_NARROW_COST = 32.0
+_CALL_COST = 1.0e3
 
 # Gathered entries per backward chunk: bounds the index tensors to tens of MB.
 _BACKWARD_CHUNK_ENTRIES = 1 << 22
@@ -51,38 +53,27 @@ def height_of_rows(max_seq_length: int, device: torch.device | None = None) -> t
     return heights.repeat_interleave(heights)
 
 
-def _slices(L: int, a: int, b: int) -> list[tuple[int, int, int]]:
-    """The matmul slices of height group a..b: ``(k, first, T)`` for offsets k = 0..b-1.
-
-    Offset k only matters to heights h > k, i.e. heights ``first = max(a, k+1) .. b`` (a trailing
-    block of the group's columns), and only at window starts t <= L - first (T positions).
-    """
-    return [(k, max(a, k + 1), L - max(a, k + 1) + 1) for k in range(b)]
+def _tallest(L: int, b: int, t: int) -> int:
+    """The tallest height of a group ending at b whose window starting at t fits in L positions."""
+    return min(b, L - t)
 
 
 @functools.lru_cache(maxsize=None)
 def plan_height_groups(max_seq_length: int, n_filters: int, embedding_size: int) -> tuple[tuple[int, int], ...]:
     """Contiguous height groups ``((a, b), ...)`` covering 1..L at the least modelled cost.
 
-    Within a group every matmul slice spans all its heights still longer than the offset, at all
-    window starts of the shortest of them; bigger groups compute more windows that run past the
-    sequence end, smaller ones run narrower (slower) matmuls. Exact dynamic programme, O(L^3).
+    A group a..b runs one product per start t = 0..L-a over the heights that fit there: bigger
+    groups multiply more zero filter rows (a short height padded to the tallest), smaller ones run
+    more, narrower (slower) products. Exact dynamic programme over the groups, O(L^3).
     """
     L, nh, d = max_seq_length, n_filters, embedding_size
 
-    def slice_cost(T: int, heights: int) -> float:
-        columns = nh * heights
-        return T * d * (columns + _READ_COST) + T * columns * _ACCUMULATE_COST + _CALL_COST
-
-    # offsets k < a all span the whole group at T = L-a+1; an offset k >= a spans heights k+1..b at
-    # T = L-k. tail[b][k] = cost of offsets k..b-1 (the second kind), so cost(a, b) is O(1).
-    tail = [[0.0] * (b + 1) for b in range(L + 1)]
-    for b in range(1, L + 1):
-        for k in range(b - 1, -1, -1):
-            tail[b][k] = tail[b][k + 1] + slice_cost(L - k, b - k)
-
     def cost(a: int, b: int) -> float:
-        return a * slice_cost(L - a + 1, b - a + 1) + tail[b][a]
+        total = 0.0
+        for t in range(L - a + 1):
+            top = _tallest(L, b, t)
+            total += (top * d + _OUTPUT_COST) * ((top - a + 1) * nh + _NARROW_COST) + _CALL_COST
+        return total
 
     best: list[tuple[float, tuple[tuple[int, int], ...]]] = [(0.0, ())] * (L + 2)
     for a in range(L, 0, -1):  # best[a]: cheapest cover of heights a..L
@@ -91,48 +82,50 @@ def plan_height_groups(max_seq_length: int, n_filters: int, embedding_size: int)
 
 
 def _group_filters(weight: torch.Tensor, a: int, b: int) -> torch.Tensor:
-    """(b, nh*w, d): for offset k, the filter rows of heights a..b (zero where k >= h)."""
+    """(b*d, w*nh): row k*d + j, column (h-a)*nh + f holds filter f of height h at offset k,
+    ``weight[h(h-1)/2 + k, f, j]``, for heights a..b; zero where k >= h."""
     n_rows, nh, d = weight.shape
     heights = torch.arange(a, b + 1, device=weight.device)  # (w,)
     offsets = torch.arange(b, device=weight.device)  # (b,)
     rows = (heights * (heights - 1) // 2)[None, :] + offsets[:, None]  # (b, w)
     rows = torch.where(offsets[:, None] < heights[None, :], rows, n_rows)  # n_rows: the zero row
     padded = torch.cat([weight, weight.new_zeros(1, nh, d)])  # (S+1, nh, d)
-    return padded[rows].reshape(b, (b - a + 1) * nh, d)
+    return padded[rows].permute(0, 3, 1, 2).reshape(b * d, (b - a + 1) * nh)  # (b, d, w, nh) flattened
 
 
 def _forward(E: torch.Tensor, weight: torch.Tensor, groups) -> tuple[torch.Tensor, torch.Tensor]:
-    """Max over time of every window response (bias excluded), and where the max was."""
+    """Max over window starts of every window response (bias excluded), and the first start reaching it
+    (int32: the backward's index arithmetic runs on it, twice as fast as on int64)."""
     B, L, d = E.shape
     nh = weight.shape[1]
-    # position-major: row t*B + b is E[b, t]; slice k reads positions k .. k+T_k-1 <= L-1
-    rows = E.transpose(0, 1).reshape(L * B, d)  # (L*B, d)
-    values, argmax = [], []
+    flat = E.reshape(B, L * d)  # (B, L*d): the window (h, t) is columns [t*d, (t+h)*d)
+    values, starts = [], []
     for a, b in groups:
-        T, w = L - a + 1, b - a + 1
-        filters = _group_filters(weight, a, b)  # (b, w*nh, d)
-        R = torch.mm(rows[: T * B], filters[0].t())  # (T*B, w*nh); offset 0 spans every column
-        for k, first, T_k in _slices(L, a, b)[1:]:
-            c = (first - a) * nh  # heights first..b: the trailing columns, in place (ldc = w*nh)
-            R[: T_k * B, c:].addmm_(rows[k * B : (k + T_k) * B], filters[k, c:].t())
-        R = R.view(T, B, w, nh)
-        if w > 1:  # windows of height h start at t <= L-h; only the last w-1 positions can be invalid
-            tail_start = L - b + 1
-            t = torch.arange(tail_start, T, device=E.device)[:, None]  # (w-1, 1)
-            h = torch.arange(a, b + 1, device=E.device)[None, :]  # (1, w)
-            R[tail_start:].masked_fill_((t > L - h)[:, None, :, None], float("-inf"))
-        v, i = R.max(0)  # (B, w, nh)
-        values.append(v.reshape(B, w * nh))
-        argmax.append(i.reshape(B, w * nh))
-    return torch.cat(values, 1), torch.cat(argmax, 1)
+        T, columns = L - a + 1, (b - a + 1) * nh  # starts where the group's shortest height fits
+        filters = _group_filters(weight, a, b)  # (b*d, columns)
+        R = E.new_empty(T, B, columns)
+        for t in range(T):
+            top = _tallest(L, b, t)
+            fit = (top - a + 1) * nh  # heights a..top fit at t: the leading columns
+            R[t, :, :fit].addmm_(flat[:, t * d : (t + top) * d], filters[: top * d, :fit], beta=0)
+            if fit < columns:
+                R[t, :, fit:] = float("-inf")
+        v = R.amax(0)  # (B, columns)
+        # first start reaching the max (max_pool1d's choice among tied windows): the largest of T - t
+        code_type = torch.uint8 if T < 256 else torch.int16
+        code = torch.arange(T, 0, -1, dtype=code_type, device=E.device)[:, None, None]  # (T, 1, 1)
+        first = (R == v).to(code_type).mul_(code).amax(0)  # (B, columns)
+        values.append(v)
+        starts.append((T - first.to(torch.int32)).clamp_(max=T - 1))  # a NaN matches nothing: keep the index valid
+    return torch.cat(values, 1), torch.cat(starts, 1)
 
 
 @functools.lru_cache(maxsize=32)
 def _backward_indices(L: int, nh: int, device: torch.device) -> tuple[torch.Tensor, ...]:
-    """Constant index tables of the backward pass for one (L, nh)."""
+    """Constant index tables of the backward pass for one (L, nh); entry indices are int32."""
     S = packed_rows(L)
     row_height = height_of_rows(L, device)  # (S,)
-    row_offset = torch.arange(S, device=device) - row_height * (row_height - 1) // 2  # (S,) k
+    row_offset = (torch.arange(S, device=device) - row_height * (row_height - 1) // 2).int()  # (S,) k
     column_of_row = (row_height - 1)[:, None] * nh + torch.arange(nh, device=device)  # (S, nh)
     # each column's filter rows sit at offsets L-1 .. L-2+h of a zero block of 2L-1 rows, so that
     # "row p - start" is block + L-1 + p - start for every p and start, zero outside the filter
@@ -151,8 +144,8 @@ def _backward(E, weight, start, grad):
     device = E.device
     column_of_row, row_offset, padded_row = _backward_indices(L, nh, device)
     padded = weight.new_zeros(n_columns * (2 * L - 1), d).index_copy_(0, padded_row, weight.reshape(n_rows * nh, d))
-    block = torch.arange(n_columns, device=device) * (2 * L - 1) + (L - 1)  # (L*nh,)
-    positions = torch.arange(L, device=device)
+    block = torch.arange(n_columns, dtype=torch.int32, device=device) * (2 * L - 1) + (L - 1)  # (L*nh,)
+    positions = torch.arange(L, dtype=torch.int32, device=device)
 
     grad_weight = torch.zeros(n_rows * nh, d, dtype=weight.dtype, device=device)
     grad_E = torch.empty_like(E)
@@ -162,7 +155,7 @@ def _backward(E, weight, start, grad):
         n = hi - lo
         s, g = start[lo:hi], grad[lo:hi]  # (n, L*nh)
         # weight: bag (row, filter) sums g[b, column] * E[b, start + k] over the examples b
-        examples = torch.arange(n, device=device)[:, None] * L  # (n, 1)
+        examples = torch.arange(n, dtype=torch.int32, device=device)[:, None] * L  # (n, 1)
         where = (s + examples).t()[column_of_row] + row_offset  # (S, nh, n): rows of E[lo:hi].view(n*L, d)
         grad_weight += F.embedding_bag(
             where.view(-1), E[lo:hi].reshape(n * L, d), _bag_offsets(where.numel(), n, device),
@@ -179,7 +172,7 @@ def _backward(E, weight, start, grad):
 
 
 def _bag_offsets(n_entries: int, bag_size: int, device: torch.device) -> torch.Tensor:
-    return torch.arange(0, n_entries, bag_size, device=device)
+    return torch.arange(0, n_entries, bag_size, dtype=torch.int32, device=device)
 
 
 class _HorizontalMaxPool(torch.autograd.Function):
