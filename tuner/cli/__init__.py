@@ -9,14 +9,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 
-# Before anything loads torch (command modules do): OpenMP threads that wait for work sleep instead of
-# spinning. Worker slots share cores with each other and the database; spinning threads then fight for
-# them, and on this project's shared 2-core machines 2-thread training ran 4-10x slower than 1-thread
-# (ACTIVE) but as fast or faster (PASSIVE). A value the user set wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# How torch's idle OpenMP threads wait is chosen per command, before it loads torch: ``tuner train``
+# spins (cli/train.py), worker commands sleep (cli/jobs.py).
 
 from tuner import __version__
 from tuner.errors import TunerError

@@ -107,7 +107,7 @@ def _run_in_process(options: WorkerOptions, slot: Slot, max_trials: int | None) 
 
 
 def _run_processes(options: WorkerOptions, slots: list[Slot], max_trials: int | None) -> int:
-    # Slot processes load torch afresh: let their OpenMP threads sleep while waiting (see tuner/cli/__init__.py).
+    # Slot processes load torch afresh: let their OpenMP threads sleep while waiting (see tuner/cli/jobs.py).
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     context = multiprocessing.get_context("spawn")
     counter = context.Value("i", 0)
