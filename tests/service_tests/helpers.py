@@ -71,6 +71,26 @@ def wait_for(condition, timeout: float = 60, what: str = "condition"):
     pytest.fail(f"timed out after {timeout} s waiting for {what}")
 
 
+def stop_mid_trial(url: str, process: subprocess.Popen, find, timeout: float = 120):
+    """Freeze ``process`` (SIGSTOP to its group) while ``find()`` shows it mid-trial; that trial.
+
+    A fast trial can finish between reading it as running and signalling the worker, so the trial is
+    read again once the worker is frozen, and the worker resumes and is watched again if it finished.
+    """
+
+    def attempt():
+        trial = find()
+        if trial is None:
+            return None
+        os.killpg(process.pid, signal.SIGSTOP)
+        if trials_of(url, "job")[trial.number].state == optuna.trial.TrialState.RUNNING:
+            return trial
+        os.killpg(process.pid, signal.SIGCONT)
+        return None
+
+    return wait_for(attempt, timeout=timeout, what="a worker frozen in the middle of a trial")
+
+
 def run_cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     """``tuner ARGS`` as a process that must succeed; its output."""
     done = subprocess.run([*TUNER, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)

@@ -14,7 +14,7 @@ from collections import Counter
 import pytest
 from optuna.trial import TrialState
 
-from tests.service_tests.helpers import finish, start_worker, trials_of, wait_for
+from tests.service_tests.helpers import finish, start_worker, stop_mid_trial, trials_of, wait_for
 from tuner import records
 from tuner.service import status, submit
 
@@ -64,7 +64,7 @@ def test_a_worker_killed_mid_trial_loses_nothing(write_spec, postgres_url, slow_
     submit(write_spec(GRID), postgres_url)
     victim = start_worker(postgres_url, "slow", **WORKER)
     others = [start_worker(postgres_url, "slow", **WORKER) for _ in range(2)]
-    killed = wait_for(lambda: running_trial_of(postgres_url, victim.pid), what="the victim mid-trial")
+    killed = stop_mid_trial(postgres_url, victim, lambda: running_trial_of(postgres_url, victim.pid))
     os.killpg(victim.pid, signal.SIGKILL)
     assert finish(victim)[0] == -signal.SIGKILL
     results = [finish(w) for w in others]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from optuna.trial import TrialState
 
-from tests.service_tests.helpers import ROOT, finish, run_cli, start_cli, trials_of, wait_for
+from tests.service_tests.helpers import ROOT, finish, run_cli, start_cli, stop_mid_trial, trials_of, wait_for
 from tuner import records
 from tuner.service import submit
 
@@ -53,7 +53,7 @@ def test_three_cli_workers_train_a_grid_job_and_survive_a_kill(write_spec, postg
                 return t
         return None
 
-    killed = wait_for(victim_mid_trial, timeout=120, what="worker 0 in the middle of a trial")
+    killed = stop_mid_trial(postgres_url, workers[0], victim_mid_trial)
     os.killpg(workers[0].pid, signal.SIGKILL)
     results = [finish(w, timeout=300) for w in workers[1:]]
     assert [code for code, _ in results] == [0, 0], results
