@@ -3,7 +3,8 @@
     /work/main/.venv/bin/python benchmarks/train_speed.py [--recbole-python /work/recbole-venv/bin/python]
 
 For each model and sequence length it trains our model two epochs with the real trainer and
-takes the second (warm) epoch; then, with ``--recbole-python``, it runs ``recbole_epoch.py`` in
+takes the second (warm) epoch, in a child process set up as ``tuner train`` sets itself up (idle
+OpenMP threads spin: this process's own would steal a core from RecBole's run); then, with ``--recbole-python``, it runs ``recbole_epoch.py`` in
 RecBole's own virtualenv on the same data (RecBole's epoch after one warm-up batch), then ours
 again, and compares RecBole with the mean of our two runs around it.
 A RecBole epoch that would take many minutes (Caser at L=50, GRU4RecF at L=50) is timed over its
@@ -22,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-import torch
+import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -60,8 +61,17 @@ def caser_flops_per_example(length: int, n_item_ids: int, params: dict) -> float
     return 3.0 * (horizontal + vertical + fc1 + fc2 + scores)
 
 
-def time_ours(model_name: str, dataset_name: str, length: int) -> dict:
-    """Two epochs with the real trainer; the second one's seconds."""
+def time_ours(model_name: str, dataset_name: str, length: int, threads: int) -> dict:
+    """Two epochs with the real trainer in a child process (as ``tuner train`` runs); the second one's seconds."""
+    command = [sys.executable, __file__, "--ours-only", model_name, dataset_name, str(length), str(threads)]
+    env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "ACTIVE")}  # tuner/cli/train.py's choice
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        raise RuntimeError(f"our run failed ({' '.join(command)}):\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _time_ours_here(model_name: str, dataset_name: str, length: int) -> dict:
     settings = resolve(model_name, overrides={"MAX_ITEM_LIST_LENGTH": length, "epochs": 2, "loss_type": "CE"})
     data = dataset_for(dataset_name, settings)  # as train() loads it (GRU4RecF's item fields included)
     warm = train(model_name, settings, dataset=data).history[-1]
@@ -96,6 +106,11 @@ def time_recbole(python: str, model_name: str, length: int, data_path: str, batc
 
 
 def main() -> None:
+    if len(sys.argv) == 6 and sys.argv[1] == "--ours-only":  # the child process of time_ours
+        model_name, dataset_name, length, threads = sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+        torch.set_num_threads(threads)
+        print(json.dumps(_time_ours_here(model_name, dataset_name, length)))
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", default="ml-100k")
     parser.add_argument("--models", nargs="+", default=["Caser", "GRU4RecF"])
@@ -125,7 +140,7 @@ def main() -> None:
     rows = []
     for model_name in args.models:
         for length in args.lengths:
-            before = time_ours(model_name, args.dataset, length)
+            before = time_ours(model_name, args.dataset, length, threads)
             ours = dict(before)
             recbole = {}
             if args.recbole_python:
@@ -134,7 +149,7 @@ def main() -> None:
                     args.recbole_python, model_name, length, args.recbole_data_path, batches, threads
                 )
                 # ours again after RecBole: the mean of the two brackets RecBole's run on a machine whose load drifts
-                after = time_ours(model_name, args.dataset, length)
+                after = time_ours(model_name, args.dataset, length, threads)
                 for key in ("train_seconds", "eval_seconds"):
                     ours[key] = (before[key] + after[key]) / 2
                 ours["train_seconds_before_after"] = [before["train_seconds"], after["train_seconds"]]
