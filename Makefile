@@ -22,6 +22,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q "$(TORCH_SPEC)" $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL))
 	$(PY) -m pip install -q -e ".[test]"
+	@# the C++ CPU kernels build now rather than inside the first training run (tuner/models/native.py)
+	$(PY) -c "import logging, sys; logging.basicConfig(level=logging.INFO, format='%(message)s'); from tuner.models.native import cpu_kernels; sys.exit(cpu_kernels() is None)" \
+	  || echo "C++ CPU kernels not built: training uses torch ops (slower on the CPU)"
 	touch $@
 
 demo: $(STAMP)

@@ -18,9 +18,10 @@ DEVICES = "TUNER_DEVICES"  # worker devices: auto | cpu | cuda:0,cuda:1,...
 TRIALS_PER_DEVICE = "TUNER_TRIALS_PER_DEVICE"  # worker slots per device
 DATA_DIR = "TUNER_DATA_DIR"  # where dataset folders (and downloads such as ml-1m) are looked for
 CACHE_DIR = "TUNER_CACHE_DIR"  # where parsed datasets are cached
+NATIVE_KERNELS = "TUNER_NATIVE_KERNELS"  # 0 turns off the C++ CPU kernels (tuner/models/native.py)
 
 # Every variable of the contract; the deployment tests check docker-compose.yml sets no other TUNER_*.
-VARIABLES = (STORAGE, STORAGE_FILE, DEVICES, TRIALS_PER_DEVICE, DATA_DIR, CACHE_DIR)
+VARIABLES = (STORAGE, STORAGE_FILE, DEVICES, TRIALS_PER_DEVICE, DATA_DIR, CACHE_DIR, NATIVE_KERNELS)
 
 DEFAULT_STORAGE = "sqlite:///tuner.db"
 

@@ -1,11 +1,32 @@
 """The vectorised horizontal convolutions against RecBole's loop of one Conv2d per height."""
 
+import logging
+import os
+
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tuner.models import horizontal, native
 from tuner.models.horizontal import horizontal_max_pool, packed_norms, packed_rows, plan_height_groups
+
+
+def require_kernels():
+    if native.cpu_kernels() is None:
+        if os.environ.get("CI"):
+            pytest.fail("the C++ CPU kernels did not build; CI machines have g++ and ninja")
+        pytest.skip("no C++ build here: the torch-op path is what runs")
+
+
+@pytest.fixture(params=["C++ kernels", "torch ops"])
+def kernel_path(request, monkeypatch):
+    """Run a test through each path: the C++ kernels (where they build) and the torch-op forms."""
+    if request.param == "torch ops":
+        monkeypatch.setattr(horizontal, "cpu_kernels", lambda: None)
+    else:
+        require_kernels()
+    return request.param
 
 
 def per_height_reference(E, weight, bias):
@@ -43,7 +64,7 @@ def outputs_and_grads(fn, E, weight, bias, upstream):
 
 @pytest.mark.parametrize("B,L,nh,d", [(5, 10, 8, 16), (3, 1, 2, 4), (1, 7, 3, 5), (4, 23, 2, 8)])
 @pytest.mark.parametrize("groups", ["planned", "one group", "one per height"])
-def test_matches_per_height_reference_in_float64(B, L, nh, d, groups):
+def test_matches_per_height_reference_in_float64(B, L, nh, d, groups, kernel_path):
     E, weight, bias = random_case(B, L, nh, d, torch.float64)
     upstream = torch.randn(B, L * nh, dtype=torch.float64)
     plan = {"planned": None, "one group": ((1, L),), "one per height": tuple((h, h) for h in range(1, L + 1))}[groups]
@@ -55,7 +76,7 @@ def test_matches_per_height_reference_in_float64(B, L, nh, d, groups):
 
 
 @pytest.mark.parametrize("L", [10, 50])
-def test_matches_reference_within_1e_5_in_float32_at_model_scale(L):
+def test_matches_reference_within_1e_5_in_float32_at_model_scale(L, kernel_path):
     # Caser's scales: embeddings N(0, 1/64), conv weights uniform(+-1/sqrt(h*d))
     E, weight, bias = random_case(16, L, 8, 64, torch.float32, scale=0.05)
     upstream = torch.randn(16, L * 8)
@@ -66,7 +87,7 @@ def test_matches_reference_within_1e_5_in_float32_at_model_scale(L):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
 
 
-def test_tied_padding_windows_give_the_reference_gradient_on_the_embedding_table():
+def test_tied_padding_windows_give_the_reference_gradient_on_the_embedding_table(kernel_path):
     # short histories: many all-padding windows with identical responses; whichever the max picks,
     # the table gradient must be RecBole's
     L, nh, d = 8, 4, 6
@@ -82,6 +103,75 @@ def test_tied_padding_windows_give_the_reference_gradient_on_the_embedding_table
         grads.append(torch.autograd.grad((out * upstream).sum(), (table, weight)))
     for a, b in zip(*grads):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("B,L,nh,d", [(300, 20, 3, 64), (37, 9, 8, 5)])
+def test_kernel_and_gathers_agree_over_thread_chunks_and_example_blocks(B, L, nh, d, threads):
+    require_kernels()
+    E, weight, _ = random_case(B, L, nh, d, torch.float64)
+    values, start = horizontal._forward(E.detach(), weight.detach(), plan_height_groups(L, nh, d))
+    grad = torch.randn(B, L * nh, dtype=torch.float64)
+    grad[::7] = 0  # examples whose columns get no gradient
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(threads)
+        kernel = native.cpu_kernels().horizontal_backward(E.detach(), weight.detach(), start, grad)
+    finally:
+        torch.set_num_threads(before)
+    gathered = horizontal._gather_backward(E.detach(), weight.detach(), start, grad)
+    for a, b in zip(kernel, gathered):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("a,b", [(1, 6), (3, 6), (4, 4)])
+def test_kernel_max_over_starts_takes_the_first_tied_start_and_skips_non_windows(a, b):
+    require_kernels()
+    L, nh, B = 6, 3, 50
+    T, columns = L - a + 1, (b - a + 1) * nh
+    R = torch.randint(0, 3, (T, B, columns)).float()  # many ties
+    n_starts = horizontal._starts_per_column(L, a, b, nh, torch.device("cpu"))
+    masked = R.clone()
+    for c, n in enumerate(n_starts.tolist()):
+        R[n:, :, c] = float("nan")  # not windows: whatever the buffer held must not count
+        masked[n:, :, c] = float("-inf")
+    values, start = native.cpu_kernels().max_over_starts(R, n_starts)
+    expected_values, expected_start = horizontal._max_over_starts(masked)
+    assert torch.equal(values, expected_values) and torch.equal(start, expected_start)
+    R[0, 0, 0] = float("nan")  # a NaN response propagates, as torch's amax
+    assert torch.isnan(native.cpu_kernels().max_over_starts(R, n_starts)[0][0, 0])
+
+
+def test_kernel_keeps_windows_inside_the_sequence_when_the_max_is_nan():
+    require_kernels()
+    B, L, nh, d = 4, 6, 2, 8
+    E, weight = torch.randn(B, L, d), torch.randn(packed_rows(L), nh, d)
+    start = torch.full((B, L * nh), 10**6, dtype=torch.int32)  # what no valid argmax could give
+    grad_E, grad_weight = native.cpu_kernels().horizontal_backward(E, weight, start, torch.ones(B, L * nh))
+    assert grad_E.shape == E.shape and grad_weight.shape == weight.shape
+    assert grad_E[:, -1].abs().sum() > 0  # clamped to the last window of each height: it ends at L-1
+
+
+def test_switched_off_or_unbuildable_kernels_fall_back_to_torch_ops(monkeypatch, caplog):
+    native.cpu_kernels.cache_clear()
+    try:
+        monkeypatch.setenv(native.SWITCH, "0")
+        assert native.cpu_kernels() is None
+        native.cpu_kernels.cache_clear()
+        monkeypatch.delenv(native.SWITCH)
+
+        def no_compiler(**_):
+            raise RuntimeError("Error building extension: g++: command not found")
+
+        monkeypatch.setattr("torch.utils.cpp_extension.load", no_compiler)
+        with caplog.at_level(logging.WARNING, logger="tuner.models.native"):
+            assert native.cpu_kernels() is None
+        assert "g++: command not found" in caplog.text and "using torch ops" in caplog.text
+        E, weight, bias = random_case(3, 5, 2, 4, torch.float64)
+        F.relu(horizontal_max_pool(E, weight, bias)).sum().backward()  # the gathers still train
+        assert E.grad.abs().sum() > 0
+    finally:
+        native.cpu_kernels.cache_clear()
 
 
 @pytest.mark.parametrize("L,nh,d", [(1, 8, 64), (10, 8, 64), (50, 8, 64), (50, 1, 16), (37, 16, 128)])

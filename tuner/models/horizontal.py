@@ -12,8 +12,10 @@ over time: L small convolutions in a Python loop, most of Caser's cost at L = 50
   run near the machine's matmul speed while few zero rows are multiplied.
   :func:`plan_height_groups` picks the groups. The max over starts is one vectorised ``amax``.
 * backward: max-pooling keeps one window per (example, height, filter), so only those windows get
-  gradient. Both gradients are weighted sums of rows gathered by index (``embedding_bag``), about
-  ``B * nh * L^2/2 * d`` multiply-adds instead of another pass as large as the forward.
+  gradient, about ``B * nh * L^2/2 * d`` multiply-adds instead of another pass as large as the
+  forward. On the CPU a C++ kernel scatters them in one pass (tuner/models/native.py); elsewhere,
+  or where it can't build, both gradients are weighted sums of rows gathered by index
+  (``embedding_bag``).
 
 Packed filter layout: ``weight`` (S, nh, d) with S = L(L+1)/2; height h owns rows
 ``h(h-1)/2 .. h(h+1)/2 - 1`` and row ``h(h-1)/2 + k`` is the filter row applied to item t+k of the
@@ -29,6 +31,8 @@ import math
 
 import torch
 import torch.nn.functional as F
+
+from tuner.models.native import cpu_kernels
 
 # Cost model of one forward product (M = B rows, K = top*d, N = output columns), in multiply-add
 # equivalents per example, fitted on a 2-core x86 CPU (only relative sizes matter):
@@ -99,6 +103,7 @@ def _forward(E: torch.Tensor, weight: torch.Tensor, groups) -> tuple[torch.Tenso
     B, L, d = E.shape
     nh = weight.shape[1]
     flat = E.reshape(B, L * d)  # (B, L*d): the window (h, t) is columns [t*d, (t+h)*d)
+    kernels = cpu_kernels() if E.device.type == "cpu" and E.dtype in (torch.float32, torch.float64) else None
     values, starts = [], []
     for a, b in groups:
         T, columns = L - a + 1, (b - a + 1) * nh  # starts where the group's shortest height fits
@@ -108,16 +113,33 @@ def _forward(E: torch.Tensor, weight: torch.Tensor, groups) -> tuple[torch.Tenso
             top = _tallest(L, b, t)
             fit = (top - a + 1) * nh  # heights a..top fit at t: the leading columns
             R[t, :, :fit].addmm_(flat[:, t * d : (t + top) * d], filters[: top * d, :fit], beta=0)
-            if fit < columns:
-                R[t, :, fit:] = float("-inf")
-        v = R.amax(0)  # (B, columns)
-        # first start reaching the max (max_pool1d's choice among tied windows): the largest of T - t
-        code_type = torch.uint8 if T < 256 else torch.int16
-        code = torch.arange(T, 0, -1, dtype=code_type, device=E.device)[:, None, None]  # (T, 1, 1)
-        first = (R == v).to(code_type).mul_(code).amax(0)  # (B, columns)
+            if fit < columns and kernels is None:
+                R[t, :, fit:] = float("-inf")  # the kernel skips them: (h - a) * nh + f is a window for t <= L - h
+        if kernels is not None:
+            v, first_start = kernels.max_over_starts(R, _starts_per_column(L, a, b, nh, E.device))
+        else:
+            v, first_start = _max_over_starts(R)
         values.append(v)
-        starts.append((T - first.to(torch.int32)).clamp_(max=T - 1))  # a NaN matches nothing: keep the index valid
+        starts.append(first_start)
     return torch.cat(values, 1), torch.cat(starts, 1)
+
+
+def _max_over_starts(R: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(values, first start reaching them (int32)) over dim 0 of R (T, B, columns), with torch ops."""
+    T = R.shape[0]
+    v = R.amax(0)  # (B, columns)
+    # first start reaching the max (max_pool1d's choice among tied windows): the largest of T - t
+    code_type = torch.uint8 if T < 256 else torch.int16
+    code = torch.arange(T, 0, -1, dtype=code_type, device=R.device)[:, None, None]  # (T, 1, 1)
+    first = (R == v).to(code_type).mul_(code).amax(0)  # (B, columns)
+    return v, (T - first.to(torch.int32)).clamp_(max=T - 1)  # a NaN matches nothing: keep the index valid
+
+
+@functools.lru_cache(maxsize=64)
+def _starts_per_column(L: int, a: int, b: int, nh: int, device: torch.device) -> torch.Tensor:
+    """(columns,) int32: a group a..b's column of height h has windows at starts 0..L-h."""
+    heights = torch.arange(a, b + 1, dtype=torch.int32, device=device).repeat_interleave(nh)
+    return L - heights + 1
 
 
 @functools.lru_cache(maxsize=32)
@@ -136,8 +158,18 @@ def _backward_indices(L: int, nh: int, device: torch.device) -> tuple[torch.Tens
 def _backward(E, weight, start, grad):
     """Gradients for E (B, L, d) and the packed weight (S, nh, d), from the winning windows only.
 
-    ``start`` (B, L*nh): where each column's maximal window starts; ``grad`` (B, L*nh).
+    ``start`` (B, L*nh) int32: where each column's maximal window starts; ``grad`` (B, L*nh).
     """
+    if E.device.type == "cpu" and E.dtype in (torch.float32, torch.float64):
+        kernels = cpu_kernels()
+        if kernels is not None:
+            grad_E, grad_weight = kernels.horizontal_backward(E, weight, start, grad)
+            return grad_E, grad_weight
+    return _gather_backward(E, weight, start, grad)
+
+
+def _gather_backward(E, weight, start, grad):
+    """:func:`_backward` with torch ops: two ``embedding_bag`` gathers over index tables."""
     B, L, d = E.shape
     n_rows, nh, _ = weight.shape
     n_columns = L * nh

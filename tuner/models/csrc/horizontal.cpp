@@ -1,0 +1,155 @@
+// Caser's horizontal convolutions on the CPU: the max over window starts, and the backward
+// (see tuner/models/horizontal.py and native.py). The window products themselves stay with torch.
+//
+// Backward: max-pooling keeps one window per (example, height, filter): its start. Only that window gets
+// gradient, so for every column (h, f) and offset k < h of the winning window:
+//   grad_E[b, start + k]        += g[b, col] * W[row(h, k), f]
+//   grad_W[row(h, k), f]        += g[b, col] * E[b, start + k]
+// Torch ops can only express this as gathers of index tables built per step; here it is one pass.
+// Examples go to threads in equal contiguous chunks; each thread sums its filter gradient in its
+// own buffer, added in chunk order afterwards, so a given thread count always gives the same sums.
+// Within a chunk, blocks of a few examples share each filter row while it sits in registers.
+
+#include <torch/extension.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <vector>
+
+namespace {
+
+constexpr int64_t kExampleBlock = 16;
+
+// D > 0: the embedding size known at compile time (the row loops then stay in vector registers).
+template <typename scalar_t, int64_t D>
+void horizontal_backward_kernel(const scalar_t* E, const scalar_t* W, const int32_t* start, const scalar_t* grad,
+                                scalar_t* grad_E, scalar_t* grad_W, int64_t B, int64_t L, int64_t nh,
+                                int64_t runtime_d) {
+  const int64_t d = D > 0 ? D : runtime_d;
+  const int64_t columns = L * nh, weight_size = L * (L + 1) / 2 * nh * d;
+  const int64_t n_chunks = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), B));
+  const int64_t per_chunk = (B + n_chunks - 1) / n_chunks;
+  std::vector<scalar_t> partial((n_chunks - 1) * weight_size, scalar_t(0));
+
+  at::parallel_for(0, n_chunks, 1, [&](int64_t chunk_begin, int64_t chunk_end) {
+    std::vector<scalar_t> row_sum_storage(d);
+    alignas(64) scalar_t row_sum_fixed[D > 0 ? D : 1];
+    scalar_t* __restrict__ row_sum = D > 0 ? row_sum_fixed : row_sum_storage.data();
+    for (int64_t chunk = chunk_begin; chunk < chunk_end; ++chunk) {
+      scalar_t* own_grad_W = chunk == 0 ? grad_W : partial.data() + (chunk - 1) * weight_size;
+      const int64_t lo = chunk * per_chunk, hi = std::min(B, lo + per_chunk);
+      for (int64_t b0 = lo; b0 < hi; b0 += kExampleBlock) {
+        const int64_t b1 = std::min(hi, b0 + kExampleBlock);
+        for (int64_t h = 1; h <= L; ++h) {
+          for (int64_t f = 0; f < nh; ++f) {
+            const int64_t col = (h - 1) * nh + f;
+            for (int64_t k = 0; k < h; ++k) {
+              const int64_t filter_row = (h * (h - 1) / 2 + k) * nh + f;
+              const scalar_t* __restrict__ w = W + filter_row * d;
+              for (int64_t j = 0; j < d; ++j) row_sum[j] = 0;
+              for (int64_t b = b0; b < b1; ++b) {
+                const scalar_t g = grad[b * columns + col];
+                // clamped to the last start where height h fits: a NaN response leaves no valid argmax
+                const int64_t window = std::min<int64_t>(std::max<int32_t>(start[b * columns + col], 0), L - h);
+                const int64_t position = b * L + window + k;
+                const scalar_t* __restrict__ e = E + position * d;
+                scalar_t* __restrict__ ge = grad_E + position * d;
+                for (int64_t j = 0; j < d; ++j) {
+                  ge[j] += g * w[j];
+                  row_sum[j] += g * e[j];
+                }
+              }
+              scalar_t* __restrict__ gw = own_grad_W + filter_row * d;
+              for (int64_t j = 0; j < d; ++j) gw[j] += row_sum[j];
+            }
+          }
+        }
+      }
+    }
+  });
+  for (int64_t chunk = 1; chunk < n_chunks; ++chunk) {
+    const scalar_t* p = partial.data() + (chunk - 1) * weight_size;
+    for (int64_t i = 0; i < weight_size; ++i) grad_W[i] += p[i];
+  }
+}
+
+// values (B, C), start (B, C): per (example, column), the max of R[t, b, c] over t < n_starts[c]
+// and the first t reaching it (max_pool1d's choice among ties). A NaN response wins, as torch's
+// amax lets it; its start is then meaningless (the backward clamps it).
+template <typename scalar_t>
+void max_over_starts_kernel(const scalar_t* R, const int32_t* n_starts, scalar_t* values, int32_t* start,
+                            int64_t T, int64_t B, int64_t C) {
+  at::parallel_for(0, B, 64, [&](int64_t b_begin, int64_t b_end) {
+    for (int64_t b = b_begin; b < b_end; ++b) {
+      scalar_t* __restrict__ best = values + b * C;
+      int32_t* __restrict__ first = start + b * C;
+      const scalar_t* __restrict__ r0 = R + b * C;
+      for (int64_t c = 0; c < C; ++c) {
+        best[c] = r0[c];
+        first[c] = 0;
+      }
+      for (int64_t t = 1; t < T; ++t) {
+        const scalar_t* __restrict__ r = R + (t * B + b) * C;
+        for (int64_t c = 0; c < C; ++c) {
+          const scalar_t x = r[c];
+          const bool wins = t < n_starts[c] && (x > best[c] || x != x);
+          best[c] = wins ? x : best[c];
+          first[c] = wins ? static_cast<int32_t>(t) : first[c];
+        }
+      }
+    }
+  });
+}
+
+}  // namespace
+
+// R (T, B, C) window responses, n_starts (C,) int32 >= 1: how many leading starts are real windows
+// for each column (the rest of R may hold anything) -> (values (B, C), start (B, C) int32)
+std::vector<torch::Tensor> max_over_starts(torch::Tensor R, torch::Tensor n_starts) {
+  TORCH_CHECK(R.device().is_cpu() && R.dim() == 3, "max_over_starts: a CPU tensor R (T, B, C)");
+  TORCH_CHECK(n_starts.scalar_type() == torch::kInt32 && n_starts.numel() == R.size(2), "max_over_starts: n_starts (C,) int32");
+  R = R.contiguous();
+  n_starts = n_starts.contiguous();
+  const int64_t T = R.size(0), B = R.size(1), C = R.size(2);
+  TORCH_CHECK(T >= 1, "max_over_starts: no starts");
+  auto values = torch::empty({B, C}, R.options());
+  auto start = torch::empty({B, C}, R.options().dtype(torch::kInt32));
+  AT_DISPATCH_FLOATING_TYPES(R.scalar_type(), "max_over_starts", [&] {
+    max_over_starts_kernel<scalar_t>(R.data_ptr<scalar_t>(), n_starts.data_ptr<int32_t>(), values.data_ptr<scalar_t>(),
+                                     start.data_ptr<int32_t>(), T, B, C);
+  });
+  return {values, start};
+}
+
+// E (B, L, d), weight (L(L+1)/2, nh, d), start (B, L*nh) int32, grad (B, L*nh) -> (grad_E, grad_weight)
+std::vector<torch::Tensor> horizontal_backward(torch::Tensor E, torch::Tensor weight, torch::Tensor start,
+                                               torch::Tensor grad) {
+  TORCH_CHECK(E.device().is_cpu() && E.dim() == 3 && weight.dim() == 3, "horizontal_backward: CPU tensors E (B, L, d), weight (S, nh, d)");
+  TORCH_CHECK(start.scalar_type() == torch::kInt32, "horizontal_backward: start must be int32");
+  E = E.contiguous();
+  weight = weight.to(E.scalar_type()).contiguous();
+  grad = grad.to(E.scalar_type()).contiguous();
+  start = start.contiguous();
+  const int64_t B = E.size(0), L = E.size(1), d = E.size(2), nh = weight.size(1);
+  TORCH_CHECK(weight.size(0) == L * (L + 1) / 2 && weight.size(2) == d, "horizontal_backward: weight shape");
+  TORCH_CHECK(start.size(0) == B && start.size(1) == L * nh && grad.sizes() == start.sizes(), "horizontal_backward: start/grad shape");
+  auto grad_E = torch::zeros_like(E);
+  auto grad_weight = torch::zeros_like(weight);
+  AT_DISPATCH_FLOATING_TYPES(E.scalar_type(), "horizontal_backward", [&] {
+    auto run = [&](auto kernel) {
+      kernel(E.data_ptr<scalar_t>(), weight.data_ptr<scalar_t>(), start.data_ptr<int32_t>(), grad.data_ptr<scalar_t>(),
+             grad_E.data_ptr<scalar_t>(), grad_weight.data_ptr<scalar_t>(), B, L, nh, d);
+    };
+    if (d == 64) {
+      run(horizontal_backward_kernel<scalar_t, 64>);
+    } else {
+      run(horizontal_backward_kernel<scalar_t, 0>);
+    }
+  });
+  return {grad_E, grad_weight};
+}
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.def("horizontal_backward", &horizontal_backward, "Caser's horizontal max-pool backward (CPU)");
+  m.def("max_over_starts", &max_over_starts, "Max over window starts and the first start reaching it (CPU)");
+}

@@ -1,0 +1,72 @@
+"""C++ CPU kernels, compiled on first use by torch's extension builder and cached.
+
+Caser's horizontal convolutions (``csrc/horizontal.cpp``): the max over window starts with the first
+start reaching it, one pass where torch ops take four; and the max-pool backward, a scatter of the
+winning windows, which torch ops can only do as two ``embedding_bag`` gathers over index tables
+rebuilt every step. Together about a seventh of a Caser training step on the CPU. The torch-op forms
+in tuner/models/horizontal.py stay the path on CUDA and wherever this module can't build.
+
+The build needs a C++ compiler and ninja and takes about half a minute, once per machine and torch
+version (torch caches it under ``TORCH_EXTENSIONS_DIR``, default ``~/.cache/torch_extensions``, and
+rebuilds when the source changes). Anything that stops it leaves the torch-op path, with one warning.
+``TUNER_NATIVE_KERNELS=0`` turns the kernels off.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import shutil
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from tuner.environment import NATIVE_KERNELS as SWITCH
+
+logger = logging.getLogger(__name__)
+
+SOURCE = Path(__file__).resolve().parent / "csrc" / "horizontal.cpp"
+
+# Vector instructions by the CPU capability torch itself detected: part of the module's name, so a
+# build cached on a shared home directory is never loaded on a machine that lacks them.
+_VECTOR_FLAGS = {
+    "AVX512": ["-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mfma", "-mprefer-vector-width=512"],
+    "AVX2": ["-mavx2", "-mfma"],
+}
+
+
+def enabled() -> bool:
+    return os.environ.get(SWITCH, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+@functools.lru_cache(maxsize=None)
+def cpu_kernels() -> ModuleType | None:
+    """The compiled kernels, or None where they can't be built (callers then use torch ops)."""
+    if not enabled():
+        return None
+    try:
+        import torch
+        from torch.utils.cpp_extension import load
+
+        _put_venv_ninja_on_path()
+        capability = torch.backends.cpu.get_cpu_capability()
+        logger.info("loading the C++ CPU kernels (built once per machine, about 30 s)")
+        return load(
+            name=f"tuner_cpu_kernels_{capability.lower()}",
+            sources=[str(SOURCE)],
+            extra_cflags=["-O3", "-fopenmp", *_VECTOR_FLAGS.get(capability, [])],
+            extra_ldflags=["-fopenmp"],
+            verbose=False,
+        )
+    except Exception as error:  # no compiler, no ninja, unwritable cache: torch ops still work
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        logger.warning("C++ CPU kernels unavailable (%s); using torch ops, slower on the CPU", reason[:300])
+        return None
+
+
+def _put_venv_ninja_on_path() -> None:
+    """torch looks for ``ninja`` on PATH; the pip-installed one sits beside this Python."""
+    if shutil.which("ninja") is None:
+        os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+
