@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import gc
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -12,6 +15,8 @@ from tuner.errors import ConfigError, NonFiniteLossError, TrainingError
 from tuner.training import RunResult, fit
 from tuner.training.evaluation import evaluate
 from tuner.training.seeding import init_seed
+
+ROOT = Path(__file__).resolve().parents[2]
 
 FAST = {
     "learning_rate": 0.05,
@@ -183,3 +188,18 @@ def test_repeated_runs_leave_no_tensors_behind():
         del model
         counts.append(live_tensor_count())
     assert counts[1] == counts[2] == counts[3], counts
+
+
+def test_training_flushes_denormals_so_late_epochs_keep_their_speed():
+    # in a fresh process: this one's earlier tests have trained already
+    program = (
+        "import torch; from tests.training_tests.test_trainer import FAST, trained\n"
+        "tiny = torch.full((1000,), 1e-39)\n"
+        "before = (tiny * 1.0).sum().item()\n"
+        "trained({**FAST, 'epochs': 1})\n"
+        "print(before, (tiny * 1.0).sum().item())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True, cwd=ROOT)
+    before, after = map(float, done.stdout.split())
+    assert before > 0  # denormals are kept by default
+    assert after == 0.0  # flushed once training has run
