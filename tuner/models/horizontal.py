@@ -10,7 +10,8 @@ over time: L small convolutions in a Python loop, most of Caser's cost at L = 50
   shorter heights are zero below their height. Every window computed is a real one (no im2col
   copy, no windows past the sequence end); heights are grouped so that products are wide enough to
   run near the machine's matmul speed while few zero rows are multiplied.
-  :func:`plan_height_groups` picks the groups. The max over starts is one vectorised ``amax``.
+  :func:`plan_height_groups` picks the groups. The max over starts (and the first start reaching
+  it) is one C++ pass on the CPU (tuner/models/native.py), else a few vectorised torch ops.
 * backward: max-pooling keeps one window per (example, height, filter), so only those windows get
   gradient, about ``B * nh * L^2/2 * d`` multiply-adds instead of another pass as large as the
   forward. On the CPU a C++ kernel scatters them in one pass (tuner/models/native.py); elsewhere,

@@ -3,7 +3,7 @@
 Caser's horizontal convolutions (``csrc/horizontal.cpp``): the max over window starts with the first
 start reaching it, one pass where torch ops take four; and the max-pool backward, a scatter of the
 winning windows, which torch ops can only do as two ``embedding_bag`` gathers over index tables
-rebuilt every step. Together about a seventh of a Caser training step on the CPU. The torch-op forms
+rebuilt every step. Together they take an eighth off a Caser training step on the CPU. The torch-op forms
 in tuner/models/horizontal.py stay the path on CUDA and wherever this module can't build.
 
 The build needs a C++ compiler and ninja and takes about half a minute, once per machine and torch
