@@ -203,3 +203,16 @@ def test_training_flushes_denormals_so_late_epochs_keep_their_speed():
     before, after = map(float, done.stdout.split())
     assert before > 0  # denormals are kept by default
     assert after == 0.0  # flushed once training has run
+
+
+def test_the_model_is_prepared_on_its_device_before_the_first_epoch():
+    events = []
+
+    class Recording(Bigram):
+        def prepare(self, device):
+            events.append(("prepare", torch.device(device).type))
+
+    init_seed(7)
+    data = cycle_dataset()
+    fit(Recording(data.n_item_ids), data, {**FAST, "epochs": 2}, progress=lambda record: events.append("epoch"))
+    assert events == [("prepare", "cpu"), "epoch", "epoch"]

@@ -44,3 +44,6 @@ class SequentialRecommender(nn.Module, ABC):
     @abstractmethod
     def full_sort_scores(self, batch: Batch) -> torch.Tensor:
         """(B, n_item_ids): a score for every item id, padding included (the evaluator masks it)."""
+
+    def prepare(self, device: torch.device) -> None:
+        """Load what the forward will need on ``device`` (a compiled kernel) before training is timed."""

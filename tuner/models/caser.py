@@ -23,6 +23,7 @@ from tuner.models.base import Batch, SequentialRecommender
 from tuner.models.dropout import Dropout
 from tuner.models.horizontal import horizontal_max_pool, packed_norms, packed_rows, plan_height_groups
 from tuner.models.losses import next_item_loss
+from tuner.models.native import cpu_kernels
 from tuner.models.params import SHARED_CHECKS, at_least, check_float, checked_fields
 
 
@@ -102,6 +103,10 @@ class Caser(SequentialRecommender):
     def horizontal(self, E: torch.Tensor) -> torch.Tensor:
         """(B, L*nh): each height's filters max-pooled over time, before ReLU, RecBole's column order."""
         return horizontal_max_pool(E, self.conv_h_weight, self.conv_h_bias, self.height_groups)
+
+    def prepare(self, device: torch.device) -> None:
+        if self.config.nh and torch.device(device).type == "cpu":
+            cpu_kernels()  # a first build takes ~25 s: not inside epoch 1's time
 
     def regularization(self) -> torch.Tensor:
         """RecBole's: reg_weight * (sum of the L2 norms of the embeddings, conv_v, fc1 and fc2

@@ -84,6 +84,7 @@ class _Run:
 
     def __init__(self, model: SequentialRecommender, dataset: SequentialDataset, config: TrainerConfig, device):
         self.model = model.to(device)
+        model.prepare(device)
         self.config = config
         self.device = device
         self.metric_names, self.topk = config.report_metrics()
