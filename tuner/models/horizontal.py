@@ -98,13 +98,20 @@ def _group_filters(weight: torch.Tensor, a: int, b: int) -> torch.Tensor:
     return padded[rows].permute(0, 3, 1, 2).reshape(b * d, (b - a + 1) * nh)  # (b, d, w, nh) flattened
 
 
+def _kernels_for(E: torch.Tensor):
+    """The C++ kernels where they handle ``E`` (float32/float64 on the CPU) and have built, else None."""
+    if E.device.type == "cpu" and E.dtype in (torch.float32, torch.float64):
+        return cpu_kernels()
+    return None
+
+
 def _forward(E: torch.Tensor, weight: torch.Tensor, groups) -> tuple[torch.Tensor, torch.Tensor]:
     """Max over window starts of every window response (bias excluded), and the first start reaching it
     (int32: the backward's index arithmetic runs on it, twice as fast as on int64)."""
     B, L, d = E.shape
     nh = weight.shape[1]
     flat = E.reshape(B, L * d)  # (B, L*d): the window (h, t) is columns [t*d, (t+h)*d)
-    kernels = cpu_kernels() if E.device.type == "cpu" and E.dtype in (torch.float32, torch.float64) else None
+    kernels = _kernels_for(E)
     values, starts = [], []
     for a, b in groups:
         T, columns = L - a + 1, (b - a + 1) * nh  # starts where the group's shortest height fits
@@ -161,11 +168,10 @@ def _backward(E, weight, start, grad):
 
     ``start`` (B, L*nh) int32: where each column's maximal window starts; ``grad`` (B, L*nh).
     """
-    if E.device.type == "cpu" and E.dtype in (torch.float32, torch.float64):
-        kernels = cpu_kernels()
-        if kernels is not None:
-            grad_E, grad_weight = kernels.horizontal_backward(E, weight, start, grad)
-            return grad_E, grad_weight
+    kernels = _kernels_for(E)
+    if kernels is not None:
+        grad_E, grad_weight = kernels.horizontal_backward(E, weight, start, grad)
+        return grad_E, grad_weight
     return _gather_backward(E, weight, start, grad)
 
 

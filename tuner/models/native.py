@@ -51,7 +51,7 @@ def cpu_kernels() -> ModuleType | None:
 
         _put_venv_ninja_on_path()
         capability = torch.backends.cpu.get_cpu_capability()
-        logger.info("loading the C++ CPU kernels (built once per machine, about 30 s)")
+        logger.info("loading the C++ CPU kernels (a first build on this machine takes about 30 s)")
         return load(
             name=f"tuner_cpu_kernels_{capability.lower()}",
             sources=[str(SOURCE)],
