@@ -12,7 +12,7 @@ import importlib
 import sys
 
 # How torch's idle OpenMP threads wait is chosen per command, before it loads torch: ``tuner train``
-# spins (cli/train.py), worker commands sleep (cli/jobs.py).
+# spins (cli/train.py), worker commands sleep (tuner/service/worker.py: sleeping_openmp_threads).
 
 from tuner import __version__
 from tuner.errors import TunerError

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 from typing import Any
 
 from tuner.cli.common import add_storage_option, print_json
@@ -68,16 +67,10 @@ def _submit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sleeping_openmp_threads() -> None:
-    """Before torch loads: OpenMP threads that wait for work sleep instead of spinning. Worker slots
-    share cores with each other and the database; spinning threads then fight for them, and on this
-    project's shared 2-core machines 2-thread training ran 4-10x slower spinning than sleeping. A
-    value the user set wins. (``tuner train``, alone on its cores, spins: see cli/train.py.)"""
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-
 def _worker(args: argparse.Namespace) -> int:
-    _sleeping_openmp_threads()
+    from tuner.service.worker import sleeping_openmp_threads  # loads no torch
+
+    sleeping_openmp_threads()  # before torch loads, in this process too (one slot runs here)
     from tuner.service import run_worker
     from tuner.service.worker import HEARTBEAT_INTERVAL_S
 
@@ -119,7 +112,9 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    _sleeping_openmp_threads()
+    from tuner.service.worker import sleeping_openmp_threads  # loads no torch
+
+    sleeping_openmp_threads()
     from tuner.service import ranking, run_job
 
     url = storage_url(args.storage)

@@ -106,9 +106,16 @@ def _run_in_process(options: WorkerOptions, slot: Slot, max_trials: int | None) 
         _restore_handlers(previous)
 
 
-def _run_processes(options: WorkerOptions, slots: list[Slot], max_trials: int | None) -> int:
-    # Slot processes load torch afresh: let their OpenMP threads sleep while waiting (see tuner/cli/jobs.py).
+def sleeping_openmp_threads() -> None:
+    """Before torch loads: OpenMP threads that wait for work sleep instead of spinning. Worker slots
+    share cores with each other and the database; spinning threads then fight for them, and on this
+    project's shared 2-core machines 2-thread training ran 4-10x slower spinning than sleeping. A
+    value the user set wins. (``tuner train``, alone on its cores, spins: see cli/train.py.)"""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def _run_processes(options: WorkerOptions, slots: list[Slot], max_trials: int | None) -> int:
+    sleeping_openmp_threads()  # slot processes load torch afresh and inherit the environment
     context = multiprocessing.get_context("spawn")
     counter = context.Value("i", 0)
     processes = [
