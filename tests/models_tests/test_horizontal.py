@@ -1,7 +1,6 @@
 """The vectorised horizontal convolutions against RecBole's loop of one Conv2d per height."""
 
 import logging
-import os
 
 import pytest
 import torch
@@ -11,12 +10,7 @@ from torch import nn
 from tuner.models import horizontal, native
 from tuner.models.horizontal import horizontal_max_pool, packed_norms, packed_rows, plan_height_groups
 
-
-def require_kernels():
-    if native.cpu_kernels() is None:
-        if os.environ.get("CI"):
-            pytest.fail("the C++ CPU kernels did not build; CI machines have g++ and ninja")
-        pytest.skip("no C++ build here: the torch-op path is what runs")
+from models_helpers import require_kernels
 
 
 @pytest.fixture(params=["C++ kernels", "torch ops"])

@@ -2,8 +2,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tuner.models import bpr_loss, sample_negatives
+from tuner.models import bpr_loss, losses, native, sample_negatives
 from tuner.models.losses import full_softmax_cross_entropy
+
+from models_helpers import require_kernels
 
 
 def test_bpr_is_recbole_formula():
@@ -52,3 +54,66 @@ def test_full_softmax_cross_entropy_without_gradients_is_the_plain_loss():
         ours = full_softmax_cross_entropy(sequence, item_weight, target)
     assert ours.grad_fn is None
     torch.testing.assert_close(ours, F.cross_entropy(sequence @ item_weight.t(), target))
+
+
+@pytest.fixture(params=["C++ kernel", "torch ops"])
+def ce_path(request, monkeypatch):
+    """Run a float32 test through each path: the C++ kernel (where it builds) and the torch-op form."""
+    if request.param == "torch ops":
+        monkeypatch.setattr(losses, "cpu_kernels", lambda: None)
+    else:
+        require_kernels()
+    return request.param
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("B,n,d,scale", [(1, 2, 8, 1.0), (65, 17, 16, 1.0), (300, 1683, 64, 1.0), (130, 40, 8, 60.0)])
+def test_float32_cross_entropy_matches_float64_autograd(B, n, d, scale, threads, ce_path):
+    """Blocks of 64 rows split over threads (and the last short one), items not a multiple of 8, and
+    targets trailing the top score by far more than exp can reach (scale 60)."""
+    sequence = torch.randn(B, d, dtype=torch.float64) * scale
+    item_weight = torch.randn(n, d, dtype=torch.float64)
+    target = torch.randint(0, n, (B,))
+    s64, w64 = sequence.clone().requires_grad_(), item_weight.clone().requires_grad_()
+    expected = F.cross_entropy(s64 @ w64.t(), target)
+    expected_grads = torch.autograd.grad(expected, (s64, w64))
+    s32, w32 = sequence.float().requires_grad_(), item_weight.float().requires_grad_()
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        ours = full_softmax_cross_entropy(s32, w32, target)
+        grads = torch.autograd.grad(ours, (s32, w32))
+    finally:
+        torch.set_num_threads(previous)
+    assert ours.dtype == torch.float32
+    torch.testing.assert_close(ours.double(), expected, rtol=1e-5, atol=1e-5 * scale)
+    for a, b in zip(grads, expected_grads):
+        torch.testing.assert_close(a.double(), b, rtol=1e-4, atol=1e-5 * scale)
+
+
+def test_kernel_loss_per_row_is_each_examples_cross_entropy_and_repeats_exactly():
+    require_kernels()
+    sequence, item_weight, target = torch.randn(200, 32), torch.randn(101, 32), torch.randint(0, 101, (200,))
+    per_row, grad_sequence, grad_items = native.cpu_kernels().softmax_cross_entropy(sequence, item_weight, target)
+    torch.testing.assert_close(per_row, F.cross_entropy(sequence @ item_weight.t(), target, reduction="none"))
+    assert grad_items.shape == item_weight.shape and grad_sequence.shape == sequence.shape
+    again = native.cpu_kernels().softmax_cross_entropy(sequence, item_weight, target)
+    for first, second in zip((per_row, grad_sequence, grad_items), again):
+        assert torch.equal(first, second)  # same threads, same chunks, same order of sums
+
+
+def test_kernel_nan_or_infinite_score_gives_a_non_finite_loss():
+    require_kernels()
+    sequence, item_weight, target = torch.randn(3, 8), torch.randn(20, 8), torch.tensor([1, 2, 3])
+    item_weight[5, 0] = float("nan")  # every row's score of item 5 is NaN, and the max may skip it
+    assert torch.isnan(native.cpu_kernels().softmax_cross_entropy(sequence, item_weight, target)[0]).all()
+    sequence[1, 0] = float("inf")
+    item_weight[5, 0] = 0.0
+    per_row = native.cpu_kernels().softmax_cross_entropy(sequence, item_weight, target)[0]
+    assert not torch.isfinite(per_row[1]) and torch.isfinite(per_row[[0, 2]]).all()
+
+
+def test_kernel_refuses_a_target_outside_the_items():
+    require_kernels()
+    with pytest.raises(RuntimeError, match=r"outside \[0, 20\)"):
+        native.cpu_kernels().softmax_cross_entropy(torch.randn(3, 8), torch.randn(20, 8), torch.tensor([1, 20, 3]))

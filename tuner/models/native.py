@@ -3,8 +3,15 @@
 Caser's horizontal convolutions (``csrc/horizontal.cpp``): the max over window starts with the first
 start reaching it, one pass where torch ops take four; and the max-pool backward, a scatter of the
 winning windows, which torch ops can only do as two ``embedding_bag`` gathers over index tables
-rebuilt every step. Together they take an eighth off a Caser training step on the CPU. The torch-op forms
-in tuner/models/horizontal.py stay the path on CUDA and wherever this module can't build.
+rebuilt every step. Together they take an eighth off a Caser training step on the CPU.
+
+The full-softmax cross-entropy of both models (``csrc/cross_entropy.cpp``, float32): scores, softmax
+and both gradients per block of 64 rows while they sit in a core's cache, where torch ops stream
+the (batch, items) score matrix through memory six times; 13.6 against 22.6 ms at batch 2048 and
+ml-100k's 1683 items on a 2-core AMD EPYC. ``module.cpp`` binds them all.
+
+The torch-op forms (tuner/models/horizontal.py, losses.py) stay the path on CUDA, in float64 and
+wherever this module can't build.
 
 The build needs a C++ compiler and ninja and takes about half a minute, once per machine and torch
 version (torch caches it under ``TORCH_EXTENSIONS_DIR``, default ``~/.cache/torch_extensions``, and
@@ -26,7 +33,7 @@ from tuner.environment import NATIVE_KERNELS as SWITCH
 
 logger = logging.getLogger(__name__)
 
-SOURCE = Path(__file__).resolve().parent / "csrc" / "horizontal.cpp"
+SOURCES = [Path(__file__).resolve().parent / "csrc" / name for name in ("horizontal.cpp", "cross_entropy.cpp", "module.cpp")]
 
 # Vector instructions by the CPU capability torch itself detected: part of the module's name, so a
 # build cached on a shared home directory is never loaded on a machine that lacks them.
@@ -54,7 +61,7 @@ def cpu_kernels() -> ModuleType | None:
         logger.info("loading the C++ CPU kernels (a first build on this machine takes about 30 s)")
         return load(
             name=f"tuner_cpu_kernels_{capability.lower()}",
-            sources=[str(SOURCE)],
+            sources=[str(path) for path in SOURCES],
             extra_cflags=["-O3", "-fopenmp", *_VECTOR_FLAGS.get(capability, [])],
             extra_ldflags=["-fopenmp"],
             verbose=False,

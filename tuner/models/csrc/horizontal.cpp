@@ -148,8 +148,3 @@ std::vector<torch::Tensor> horizontal_backward(torch::Tensor E, torch::Tensor we
   });
   return {grad_E, grad_weight};
 }
-
-PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  m.def("horizontal_backward", &horizontal_backward, "Caser's horizontal max-pool backward (CPU)");
-  m.def("max_over_starts", &max_over_starts, "Max over window starts and the first start reaching it (CPU)");
-}

@@ -1,0 +1,18 @@
+// Python bindings of the C++ CPU kernels (tuner/models/native.py builds this file with the others).
+#include <torch/extension.h>
+
+#include <vector>
+
+// horizontal.cpp: Caser's horizontal convolutions
+std::vector<torch::Tensor> max_over_starts(torch::Tensor R, torch::Tensor n_starts);
+std::vector<torch::Tensor> horizontal_backward(torch::Tensor E, torch::Tensor weight, torch::Tensor start,
+                                               torch::Tensor grad);
+// cross_entropy.cpp: full-softmax cross-entropy with both gradients
+std::vector<torch::Tensor> softmax_cross_entropy(torch::Tensor sequence, torch::Tensor items, torch::Tensor target);
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.def("horizontal_backward", &horizontal_backward, "Caser's horizontal max-pool backward (CPU)");
+  m.def("max_over_starts", &max_over_starts, "Max over window starts and the first start reaching it (CPU)");
+  m.def("softmax_cross_entropy", &softmax_cross_entropy,
+        "Full-softmax cross-entropy per row with the sequence and item gradients (CPU, float32)");
+}
