@@ -16,27 +16,22 @@
 #include <limits>
 #include <vector>
 
+#include "vector.h"
+
 namespace {
+
+using tuner::Floats;
+using tuner::Ints;
+using tuner::kWidth;
+using tuner::load;
+using tuner::splat;
+using tuner::store;
 
 // Rows per block: 64 rows of ~2k items are 0.5 MB of scores, within a core's L2.
 constexpr int64_t kRowBlock = 64;
 // Item rows are padded to a multiple of this: MKL ran the score product for 1683 items at half
 // the speed of 1688 (tuner/models/losses.py).
 constexpr int64_t kItemAlignment = 8;
-
-// Eight floats as one value (GCC/Clang vector extensions): one AVX register on x86, two NEON
-// registers on ARM. The compiler does not vectorise these reductions from scalar code on its own.
-typedef float Floats __attribute__((vector_size(32)));
-typedef int32_t Ints __attribute__((vector_size(32)));
-constexpr int64_t kWidth = 8;
-
-inline Floats load(const float* p) {
-  Floats v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-inline void store(float* p, Floats v) { std::memcpy(p, &v, sizeof v); }
-inline Floats splat(float x) { return Floats{} + x; }
 
 // exp(x) for x <= 0 (a score minus its row's maximum): Cephes' range reduction and polynomial,
 // within 2 ulp of std::exp. Below -87 the result would be denormal (and is irrelevant next to the
