@@ -136,6 +136,45 @@ def test_kernel_max_over_starts_takes_the_first_tied_start_and_skips_non_windows
     assert torch.isnan(native.cpu_kernels().max_over_starts(R, n_starts)[0][0, 0])
 
 
+def grouped_products_forward(E, weight):
+    """The forward with the grouped products and the torch-op max (what runs without the kernels)."""
+    L, nh, d = E.shape[1], weight.shape[1], E.shape[2]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(horizontal, "cpu_kernels", lambda: None)
+        return horizontal._forward(E, weight, plan_height_groups(L, nh, d))
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("B,L,nh,d", [(300, 10, 8, 64), (13, 5, 3, 7), (9, 23, 5, 16), (1, 1, 1, 4), (17, 4, 6, 2)])
+def test_float32_forward_kernel_matches_the_grouped_products(B, L, nh, d, threads):
+    """Batches that are not whole blocks of eight lanes, filter counts that are not whole tiles."""
+    require_kernels()
+    E, weight = torch.randn(B, L, d), torch.randn(packed_rows(L), nh, d) / 4
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(threads)
+        values, start = native.cpu_kernels().horizontal_forward(E, weight)
+    finally:
+        torch.set_num_threads(before)
+    expected_values, expected_start = grouped_products_forward(E, weight)
+    torch.testing.assert_close(values, expected_values, rtol=1e-5, atol=1e-5)
+    assert torch.equal(start, expected_start)
+
+
+def test_forward_kernel_takes_the_first_of_tied_windows_and_propagates_nan():
+    require_kernels()
+    B, L, nh, d = 10, 7, 3, 4
+    E = torch.randn(B, 1, d).expand(B, L, d).contiguous()  # every position alike: all windows of a height tie
+    weight = torch.randn(packed_rows(L), nh, d)
+    values, start = native.cpu_kernels().horizontal_forward(E, weight)
+    assert torch.equal(start, torch.zeros_like(start))
+    E[3, 4, 0] = float("nan")
+    values, start = native.cpu_kernels().horizontal_forward(E, weight)
+    assert torch.isnan(values[3]).all() and not torch.isnan(values[[0, 1, 2, 4]]).any()  # every height has a window over it
+    heights = torch.arange(1, L + 1).repeat_interleave(nh)
+    assert ((start[3] >= 0) & (start[3] <= L - heights)).all()
+
+
 def test_kernel_keeps_windows_inside_the_sequence_when_the_max_is_nan():
     require_kernels()
     B, L, nh, d = 4, 6, 2, 8

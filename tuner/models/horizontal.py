@@ -12,6 +12,10 @@ over time: L small convolutions in a Python loop, most of Caser's cost at L = 50
   run near the machine's matmul speed while few zero rows are multiplied.
   :func:`plan_height_groups` picks the groups. The max over starts (and the first start reaching
   it) is one C++ pass on the CPU (tuner/models/native.py), else a few vectorised torch ops.
+  In float32 on the CPU a C++ kernel replaces all of this: eight examples side by side in vector
+  lanes, each window's responses summed in registers and max-pooled as they finish, with no
+  product of a zero filter row (the grouped products multiply 807 MFLOP for 461 real ones at
+  L = 10, B = 2048) and no response tensor; 6.2 against 15.6 ms there on a 2-core AMD EPYC.
 * backward: max-pooling keeps one window per (example, height, filter), so only those windows get
   gradient, about ``B * nh * L^2/2 * d`` multiply-adds instead of another pass as large as the
   forward. On the CPU a C++ kernel scatters them in one pass (tuner/models/native.py); elsewhere,
@@ -108,10 +112,12 @@ def _kernels_for(E: torch.Tensor):
 def _forward(E: torch.Tensor, weight: torch.Tensor, groups) -> tuple[torch.Tensor, torch.Tensor]:
     """Max over window starts of every window response (bias excluded), and the first start reaching it
     (int32: the backward's index arithmetic runs on it, twice as fast as on int64)."""
+    kernels = _kernels_for(E)
+    if kernels is not None and E.dtype == weight.dtype == torch.float32:
+        return kernels.horizontal_forward(E, weight)  # every window, no zero rows, no response tensor
     B, L, d = E.shape
     nh = weight.shape[1]
     flat = E.reshape(B, L * d)  # (B, L*d): the window (h, t) is columns [t*d, (t+h)*d)
-    kernels = _kernels_for(E)
     values, starts = [], []
     for a, b in groups:
         T, columns = L - a + 1, (b - a + 1) * nh  # starts where the group's shortest height fits

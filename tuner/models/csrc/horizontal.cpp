@@ -14,7 +14,10 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <limits>
 #include <vector>
+
+#include "vector.h"
 
 namespace {
 
@@ -101,6 +104,96 @@ void max_over_starts_kernel(const scalar_t* R, const int32_t* n_starts, scalar_t
   });
 }
 
+// --- The float32 forward, without products of zero filter rows and without a response tensor. ---
+// Eight examples go side by side in the vector lanes: their embeddings are laid out as
+// (position, j, lane), so a window response for eight examples is a sum of vector-times-scalar
+// terms, E[lanes, t+k, j] * W[h, k, f, j]. A tile of NT starts x NF filters keeps its NT * NF
+// responses in registers while k and j run (NT + NF loads per NT * NF multiply-adds), and the max
+// over starts is taken as tiles finish: no (starts, B, columns) tensor is written.
+
+using tuner::Floats;
+using tuner::Ints;
+using tuner::kWidth;
+
+// Responses of starts t0..t0+NT-1 and filters f0..f0+NF-1 of height h, for the eight lanes of Et.
+template <int NT, int NF>
+void window_tile(const float* Et, const float* W, int64_t d, int64_t nh, int64_t h, int64_t t0, int64_t f0,
+                 Floats (&acc)[NT][NF]) {
+  for (int t = 0; t < NT; ++t)
+    for (int f = 0; f < NF; ++f) acc[t][f] = Floats{};
+  const int64_t first_row = h * (h - 1) / 2;
+  for (int64_t k = 0; k < h; ++k) {
+    const float* w = W + ((first_row + k) * nh + f0) * d;  // filter f's row k: w[f * d + j]
+    const float* e = Et + (t0 + k) * d * kWidth;  // position t0 + t + k: e + t * d * kWidth
+    for (int64_t j = 0; j < d; ++j) {
+      Floats x[NT];
+      for (int t = 0; t < NT; ++t) x[t] = tuner::load(e + (t * d + j) * kWidth);
+      for (int f = 0; f < NF; ++f) {
+        const Floats wf = tuner::splat(w[f * d + j]);
+        for (int t = 0; t < NT; ++t) acc[t][f] += x[t] * wf;
+      }
+    }
+  }
+}
+
+// Folds a tile into the running max and first start of each of its filters (a NaN wins, as amax lets it).
+template <int NT, int NF>
+void tile_into_max(const float* Et, const float* W, int64_t d, int64_t nh, int64_t h, int64_t t0, int64_t f0,
+                   Floats* best, Ints* first) {
+  Floats acc[NT][NF];
+  window_tile<NT, NF>(Et, W, d, nh, h, t0, f0, acc);
+  for (int t = 0; t < NT; ++t) {
+    for (int f = 0; f < NF; ++f) {
+      const Floats v = acc[t][f];
+      const Ints wins = (v > best[f0 + f]) | (v != v);
+      best[f0 + f] = wins ? v : best[f0 + f];
+      first[f0 + f] = wins ? Ints{} + static_cast<int32_t>(t0 + t) : first[f0 + f];
+    }
+  }
+}
+
+template <int NT>
+void tile_filters(int64_t nf, const float* Et, const float* W, int64_t d, int64_t nh, int64_t h, int64_t t0,
+                  int64_t f0, Floats* best, Ints* first) {
+  switch (nf) {
+    case 1: return tile_into_max<NT, 1>(Et, W, d, nh, h, t0, f0, best, first);
+    case 2: return tile_into_max<NT, 2>(Et, W, d, nh, h, t0, f0, best, first);
+    case 3: return tile_into_max<NT, 3>(Et, W, d, nh, h, t0, f0, best, first);
+    default: return tile_into_max<NT, 4>(Et, W, d, nh, h, t0, f0, best, first);
+  }
+}
+
+constexpr int64_t kTileStarts = 3, kTileFilters = 4;
+
+// One block of eight examples (lanes past the batch are zeros and are not written back).
+void forward_block(const float* Et, const float* W, int64_t L, int64_t d, int64_t nh, int64_t b0, int64_t lanes,
+                   float* values, int32_t* start, std::vector<Floats>& best, std::vector<Ints>& first) {
+  const int64_t columns = L * nh;
+  for (int64_t h = 1; h <= L; ++h) {
+    const int64_t n_starts = L - h + 1;
+    for (int64_t f = 0; f < nh; ++f) {
+      best[f] = tuner::splat(-std::numeric_limits<float>::infinity());
+      first[f] = Ints{};
+    }
+    for (int64_t t0 = 0; t0 < n_starts; t0 += kTileStarts) {
+      const int64_t nt = std::min(kTileStarts, n_starts - t0);
+      for (int64_t f0 = 0; f0 < nh; f0 += kTileFilters) {
+        const int64_t nf = std::min(kTileFilters, nh - f0);
+        if (nt == 3) tile_filters<3>(nf, Et, W, d, nh, h, t0, f0, best.data(), first.data());
+        if (nt == 2) tile_filters<2>(nf, Et, W, d, nh, h, t0, f0, best.data(), first.data());
+        if (nt == 1) tile_filters<1>(nf, Et, W, d, nh, h, t0, f0, best.data(), first.data());
+      }
+    }
+    for (int64_t f = 0; f < nh; ++f) {
+      const int64_t col = (h - 1) * nh + f;
+      for (int64_t lane = 0; lane < lanes; ++lane) {
+        values[(b0 + lane) * columns + col] = best[f][lane];
+        start[(b0 + lane) * columns + col] = first[f][lane];
+      }
+    }
+  }
+}
+
 }  // namespace
 
 // R (T, B, C) window responses, n_starts (C,) int32 >= 1: how many leading starts are real windows
@@ -147,4 +240,37 @@ std::vector<torch::Tensor> horizontal_backward(torch::Tensor E, torch::Tensor we
     }
   });
   return {grad_E, grad_weight};
+}
+
+// E (B, L, d), weight (L(L+1)/2, nh, d), float32 -> (values (B, L*nh), start (B, L*nh) int32): for
+// column (h-1)*nh + f, the max over starts t <= L-h of sum_k <E[b, t+k], weight[h(h-1)/2 + k, f]>
+// (bias excluded) and the first start reaching it (max_pool1d's choice among ties).
+std::vector<torch::Tensor> horizontal_forward(torch::Tensor E, torch::Tensor weight) {
+  TORCH_CHECK(E.device().is_cpu() && E.dim() == 3 && weight.dim() == 3, "horizontal_forward: CPU tensors E (B, L, d), weight (S, nh, d)");
+  TORCH_CHECK(E.scalar_type() == torch::kFloat32 && weight.scalar_type() == torch::kFloat32, "horizontal_forward: float32 only");
+  E = E.contiguous();
+  weight = weight.contiguous();
+  const int64_t B = E.size(0), L = E.size(1), d = E.size(2), nh = weight.size(1);
+  TORCH_CHECK(weight.size(0) == L * (L + 1) / 2 && weight.size(2) == d, "horizontal_forward: weight shape");
+  auto values = torch::empty({B, L * nh}, E.options());
+  auto start = torch::empty({B, L * nh}, E.options().dtype(torch::kInt32));
+  const float* e_data = E.data_ptr<float>();
+  const float* w_data = weight.data_ptr<float>();
+  float* value_data = values.data_ptr<float>();
+  int32_t* start_data = start.data_ptr<int32_t>();
+  const int64_t n_blocks = (B + kWidth - 1) / kWidth;
+  at::parallel_for(0, n_blocks, 4, [&](int64_t block_begin, int64_t block_end) {
+    std::vector<float> Et(L * d * kWidth);
+    std::vector<Floats> best(nh);
+    std::vector<Ints> first(nh);
+    for (int64_t block = block_begin; block < block_end; ++block) {
+      const int64_t b0 = block * kWidth, lanes = std::min(kWidth, B - b0);
+      for (int64_t lane = 0; lane < kWidth; ++lane) {
+        const float* row = e_data + (b0 + lane) * L * d;
+        for (int64_t i = 0; i < L * d; ++i) Et[i * kWidth + lane] = lane < lanes ? row[i] : 0.0f;
+      }
+      forward_block(Et.data(), w_data, L, d, nh, b0, lanes, value_data, start_data, best, first);
+    }
+  });
+  return {values, start};
 }

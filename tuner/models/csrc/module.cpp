@@ -4,6 +4,7 @@
 #include <vector>
 
 // horizontal.cpp: Caser's horizontal convolutions
+std::vector<torch::Tensor> horizontal_forward(torch::Tensor E, torch::Tensor weight);
 std::vector<torch::Tensor> max_over_starts(torch::Tensor R, torch::Tensor n_starts);
 std::vector<torch::Tensor> horizontal_backward(torch::Tensor E, torch::Tensor weight, torch::Tensor start,
                                                torch::Tensor grad);
@@ -12,6 +13,7 @@ std::vector<torch::Tensor> softmax_cross_entropy(torch::Tensor sequence, torch::
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("horizontal_backward", &horizontal_backward, "Caser's horizontal max-pool backward (CPU)");
+  m.def("horizontal_forward", &horizontal_forward, "Caser's horizontal max-pool forward: max and first start (CPU, float32)");
   m.def("max_over_starts", &max_over_starts, "Max over window starts and the first start reaching it (CPU)");
   m.def("softmax_cross_entropy", &softmax_cross_entropy,
         "Full-softmax cross-entropy per row with the sequence and item gradients (CPU, float32)");
