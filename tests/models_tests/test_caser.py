@@ -116,11 +116,11 @@ def test_a_few_adam_steps_fit_a_fixed_batch():
     assert model.loss(batch).item() < 0.5 * first
 
 
-@pytest.mark.parametrize("nh,device,loads", [(8, "cpu", True), (0, "cpu", False), (8, "cuda", False)])
+@pytest.mark.parametrize("nh,device,loads", [(8, "cpu", True), (0, "cpu", True), (8, "cuda", False)])
 def test_prepare_loads_the_cpu_kernels_before_training_when_they_will_run(monkeypatch, nh, device, loads):
-    import tuner.models.caser as caser_module
+    import tuner.models.base as base_module
 
     calls = []
-    monkeypatch.setattr(caser_module, "cpu_kernels", lambda: calls.append(1))
+    monkeypatch.setattr(base_module, "cpu_kernels", lambda: calls.append(1))
     make(nh=nh, nv=4).prepare(torch.device(device))  # a cuda device object needs no GPU
     assert bool(calls) == loads

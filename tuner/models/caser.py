@@ -23,8 +23,8 @@ from tuner.models.base import Batch, SequentialRecommender
 from tuner.models.dropout import Dropout
 from tuner.models.horizontal import horizontal_max_pool, packed_norms, packed_rows, plan_height_groups
 from tuner.models.losses import next_item_loss
-from tuner.models.native import cpu_kernels
 from tuner.models.params import SHARED_CHECKS, at_least, check_float, checked_fields
+from tuner.models.vertical import vertical_conv
 
 
 @dataclass(frozen=True)
@@ -89,8 +89,7 @@ class Caser(SequentialRecommender):
         user = self.user_embedding(batch.user)  # (B, d)
         parts = []
         if self.config.nv:
-            # one small product per example (bmm); torch.matmul would transpose E into a copy first
-            vertical = torch.bmm(self.conv_v_weight.expand(E.shape[0], -1, -1), E) + self.conv_v_bias[:, None]  # (B, nv, d)
+            vertical = vertical_conv(E, self.conv_v_weight, self.conv_v_bias)  # (B, nv, d)
             parts.append(vertical.flatten(1))  # (B, nv*d), RecBole's view(-1, nv*d) order
         if self.config.nh:
             parts.append(F.relu(self.horizontal(E)))  # (B, L*nh)
@@ -103,10 +102,6 @@ class Caser(SequentialRecommender):
     def horizontal(self, E: torch.Tensor) -> torch.Tensor:
         """(B, L*nh): each height's filters max-pooled over time, before ReLU, RecBole's column order."""
         return horizontal_max_pool(E, self.conv_h_weight, self.conv_h_bias, self.height_groups)
-
-    def prepare(self, device: torch.device) -> None:
-        if self.config.nh and torch.device(device).type == "cpu":
-            cpu_kernels()  # a first build takes ~25 s: not inside epoch 1's time
 
     def regularization(self) -> torch.Tensor:
         """RecBole's: reg_weight * (sum of the L2 norms of the embeddings, conv_v, fc1 and fc2

@@ -8,6 +8,9 @@ std::vector<torch::Tensor> horizontal_forward(torch::Tensor E, torch::Tensor wei
 std::vector<torch::Tensor> max_over_starts(torch::Tensor R, torch::Tensor n_starts);
 std::vector<torch::Tensor> horizontal_backward(torch::Tensor E, torch::Tensor weight, torch::Tensor start,
                                                torch::Tensor grad);
+// vertical.cpp: Caser's vertical convolution
+torch::Tensor vertical_forward(torch::Tensor E, torch::Tensor weight, torch::Tensor bias);
+std::vector<torch::Tensor> vertical_backward(torch::Tensor E, torch::Tensor weight, torch::Tensor grad);
 // cross_entropy.cpp: full-softmax cross-entropy with both gradients
 std::vector<torch::Tensor> softmax_cross_entropy(torch::Tensor sequence, torch::Tensor items, torch::Tensor target);
 
@@ -15,6 +18,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("horizontal_backward", &horizontal_backward, "Caser's horizontal max-pool backward (CPU)");
   m.def("horizontal_forward", &horizontal_forward, "Caser's horizontal max-pool forward: max and first start (CPU, float32)");
   m.def("max_over_starts", &max_over_starts, "Max over window starts and the first start reaching it (CPU)");
+  m.def("vertical_forward", &vertical_forward, "Caser's vertical convolution (CPU, float32)");
+  m.def("vertical_backward", &vertical_backward, "Caser's vertical convolution backward (CPU, float32)");
   m.def("softmax_cross_entropy", &softmax_cross_entropy,
         "Full-softmax cross-entropy per row with the sequence and item gradients (CPU, float32)");
 }

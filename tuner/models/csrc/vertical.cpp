@@ -1,0 +1,104 @@
+// Caser's vertical convolution on the CPU (see tuner/models/vertical.py): nv weightings of the L
+// embedding rows of each example. As a batched product (bmm) it is thousands of (nv x L) @ (L x d)
+// products of a few thousand multiply-adds each, where the call overhead dominates; here each
+// example is a few vector passes over its rows.
+
+#include <torch/extension.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "vector.h"
+
+namespace {
+
+using tuner::Floats;
+using tuner::kWidth;
+using tuner::load;
+using tuner::store;
+
+// sum_j a[j] * b[j] over d = a multiple of 8
+inline float dot(const float* a, const float* b, int64_t d) {
+  Floats sum{};
+  for (int64_t j = 0; j < d; j += kWidth) sum += load(a + j) * load(b + j);
+  float total = 0.0f;
+  for (int64_t lane = 0; lane < kWidth; ++lane) total += sum[lane];
+  return total;
+}
+
+// out[v, :] += c * row for d = a multiple of 8
+inline void add_scaled(float* out, const float* row, float c, int64_t d) {
+  for (int64_t j = 0; j < d; j += kWidth) store(out + j, load(out + j) + c * load(row + j));
+}
+
+void check(const torch::Tensor& E, const torch::Tensor& weight) {
+  TORCH_CHECK(E.device().is_cpu() && E.dim() == 3 && weight.dim() == 2 && weight.size(1) == E.size(1),
+              "vertical: CPU tensors E (B, L, d), weight (nv, L)");
+  TORCH_CHECK(E.scalar_type() == torch::kFloat32 && weight.scalar_type() == torch::kFloat32, "vertical: float32 only");
+  TORCH_CHECK(E.size(2) % kWidth == 0, "vertical: d must be a multiple of ", kWidth);
+}
+
+}  // namespace
+
+// E (B, L, d), weight (nv, L), bias (nv,) -> (B, nv, d): out[b, v] = bias[v] + sum_l weight[v, l] * E[b, l]
+torch::Tensor vertical_forward(torch::Tensor E, torch::Tensor weight, torch::Tensor bias) {
+  check(E, weight);
+  E = E.contiguous();
+  weight = weight.contiguous();
+  bias = bias.to(torch::kFloat32).contiguous();
+  const int64_t B = E.size(0), L = E.size(1), d = E.size(2), nv = weight.size(0);
+  auto out = torch::empty({B, nv, d}, E.options());
+  const float *e = E.data_ptr<float>(), *w = weight.data_ptr<float>(), *c = bias.data_ptr<float>();
+  float* o = out.data_ptr<float>();
+  at::parallel_for(0, B, 64, [&](int64_t begin, int64_t end) {
+    for (int64_t b = begin; b < end; ++b) {
+      for (int64_t v = 0; v < nv; ++v) {
+        float* row = o + (b * nv + v) * d;
+        std::fill(row, row + d, c[v]);
+        for (int64_t l = 0; l < L; ++l) add_scaled(row, e + (b * L + l) * d, w[v * L + l], d);
+      }
+    }
+  });
+  return out;
+}
+
+// -> (grad_E (B, L, d), grad_weight (nv, L)) for grad (B, nv, d); the bias gradient is grad.sum((0, 2)).
+// Threads get equal contiguous chunks of examples and their own weight-gradient buffer, added in
+// chunk order, so a given thread count always gives the same sums.
+std::vector<torch::Tensor> vertical_backward(torch::Tensor E, torch::Tensor weight, torch::Tensor grad) {
+  check(E, weight);
+  E = E.contiguous();
+  weight = weight.contiguous();
+  grad = grad.to(torch::kFloat32).contiguous();
+  const int64_t B = E.size(0), L = E.size(1), d = E.size(2), nv = weight.size(0);
+  TORCH_CHECK(grad.dim() == 3 && grad.size(0) == B && grad.size(1) == nv && grad.size(2) == d, "vertical: grad (B, nv, d)");
+  auto grad_E = torch::empty_like(E);
+  const int64_t n_chunks = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), B));
+  const int64_t per_chunk = (B + n_chunks - 1) / n_chunks;
+  std::vector<float> partial(n_chunks * nv * L, 0.0f);
+  const float *e = E.data_ptr<float>(), *w = weight.data_ptr<float>(), *g = grad.data_ptr<float>();
+  float* ge = grad_E.data_ptr<float>();
+  at::parallel_for(0, n_chunks, 1, [&](int64_t chunk_begin, int64_t chunk_end) {
+    for (int64_t chunk = chunk_begin; chunk < chunk_end; ++chunk) {
+      float* own = partial.data() + chunk * nv * L;
+      for (int64_t b = chunk * per_chunk; b < std::min(B, (chunk + 1) * per_chunk); ++b) {
+        for (int64_t l = 0; l < L; ++l) {
+          const float* e_row = e + (b * L + l) * d;
+          float* ge_row = ge + (b * L + l) * d;
+          std::fill(ge_row, ge_row + d, 0.0f);
+          for (int64_t v = 0; v < nv; ++v) {
+            const float* g_row = g + (b * nv + v) * d;
+            add_scaled(ge_row, g_row, w[v * L + l], d);
+            own[v * L + l] += dot(g_row, e_row, d);
+          }
+        }
+      }
+    }
+  });
+  auto grad_weight = torch::zeros({nv, L}, E.options());
+  float* gw = grad_weight.data_ptr<float>();
+  for (int64_t chunk = 0; chunk < n_chunks; ++chunk)
+    for (int64_t i = 0; i < nv * L; ++i) gw[i] += partial[chunk * nv * L + i];
+  return {grad_E, grad_weight};
+}
