@@ -36,3 +36,16 @@ def require_kernels():
         if os.environ.get("CI"):
             pytest.fail("the C++ CPU kernels did not build; CI machines have g++ and ninja")
         pytest.skip("no C++ build here: the torch-op path is what runs")
+
+
+KERNEL_PATHS = ["C++ kernels", "torch ops"]
+
+
+def take_path(path: str, module, monkeypatch) -> str:
+    """For a fixture parametrised by KERNEL_PATHS: on "torch ops" ``module`` sees no C++ kernels;
+    otherwise the kernels must be there (see require_kernels)."""
+    if path == "torch ops":
+        monkeypatch.setattr(module, "cpu_kernels", lambda: None)
+    else:
+        require_kernels()
+    return path

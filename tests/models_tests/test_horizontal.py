@@ -10,17 +10,13 @@ from torch import nn
 from tuner.models import horizontal, native
 from tuner.models.horizontal import horizontal_max_pool, packed_norms, packed_rows, plan_height_groups
 
-from models_helpers import require_kernels
+from models_helpers import KERNEL_PATHS, require_kernels, take_path
 
 
-@pytest.fixture(params=["C++ kernels", "torch ops"])
+@pytest.fixture(params=KERNEL_PATHS)
 def kernel_path(request, monkeypatch):
     """Run a test through each path: the C++ kernels (where they build) and the torch-op forms."""
-    if request.param == "torch ops":
-        monkeypatch.setattr(horizontal, "cpu_kernels", lambda: None)
-    else:
-        require_kernels()
-    return request.param
+    return take_path(request.param, horizontal, monkeypatch)
 
 
 def per_height_reference(E, weight, bias):

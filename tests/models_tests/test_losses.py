@@ -5,7 +5,7 @@ import torch.nn.functional as F
 from tuner.models import bpr_loss, losses, native, sample_negatives
 from tuner.models.losses import full_softmax_cross_entropy
 
-from models_helpers import require_kernels
+from models_helpers import KERNEL_PATHS, require_kernels, take_path
 
 
 def test_bpr_is_recbole_formula():
@@ -56,14 +56,10 @@ def test_full_softmax_cross_entropy_without_gradients_is_the_plain_loss():
     torch.testing.assert_close(ours, F.cross_entropy(sequence @ item_weight.t(), target))
 
 
-@pytest.fixture(params=["C++ kernel", "torch ops"])
+@pytest.fixture(params=KERNEL_PATHS)
 def ce_path(request, monkeypatch):
     """Run a float32 test through each path: the C++ kernel (where it builds) and the torch-op form."""
-    if request.param == "torch ops":
-        monkeypatch.setattr(losses, "cpu_kernels", lambda: None)
-    else:
-        require_kernels()
-    return request.param
+    return take_path(request.param, losses, monkeypatch)
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
