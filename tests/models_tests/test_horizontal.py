@@ -114,6 +114,31 @@ def test_kernel_and_gathers_agree_over_thread_chunks_and_example_blocks(B, L, nh
         torch.testing.assert_close(a, b, rtol=0, atol=1e-10)
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("B,L,nh,d", [(300, 10, 8, 64), (37, 9, 3, 32), (21, 5, 2, 24), (17, 4, 3, 5)])
+def test_float32_kernel_matches_float64_gathers(B, L, nh, d, threads):
+    # float32 with d a multiple of 8 takes the two-pass vector kernel (d = 64 and 32 with fixed-size
+    # sums, 24 with runtime ones); d = 5 the one-pass scalar kernel. B = 300 and 37 leave partial
+    # example blocks in each thread's chunk.
+    require_kernels()
+    E, weight, _ = random_case(B, L, nh, d, torch.float64)
+    values, start = horizontal._forward(E.detach(), weight.detach(), plan_height_groups(L, nh, d))
+    start[0, :] = -1  # what a NaN response leaves: clamped into the valid starts, as the float64 kernel
+    start[1, :] = L
+    grad = torch.randn(B, L * nh, dtype=torch.float64)
+    grad[::7] = 0
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(threads)
+        kernel = native.cpu_kernels().horizontal_backward(E.detach().float(), weight.detach().float(), start, grad.float())
+    finally:
+        torch.set_num_threads(before)
+    expected = native.cpu_kernels().horizontal_backward(E.detach(), weight.detach(), start, grad)
+    assert all(g.dtype == torch.float32 for g in kernel)
+    for a, b in zip(kernel, expected):
+        torch.testing.assert_close(a.double(), b, rtol=1e-5, atol=1e-4)
+
+
 @pytest.mark.parametrize("a,b", [(1, 6), (3, 6), (4, 4)])
 def test_kernel_max_over_starts_takes_the_first_tied_start_and_skips_non_windows(a, b):
     require_kernels()
