@@ -21,6 +21,7 @@ from torch import nn
 from tuner.errors import ConfigError
 from tuner.models.base import Batch, SequentialRecommender
 from tuner.models.dropout import Dropout
+from tuner.models.embedding import Embedding
 from tuner.models.horizontal import horizontal_max_pool, packed_norms, packed_rows, plan_height_groups
 from tuner.models.losses import next_item_loss
 from tuner.models.params import SHARED_CHECKS, at_least, check_float, checked_fields
@@ -52,8 +53,8 @@ class Caser(SequentialRecommender):
         self.config = config
         L, d, nh, nv = config.max_seq_length, config.embedding_size, config.nh, config.nv
         self.needs_negative = config.loss_type == "BPR"
-        self.user_embedding = nn.Embedding(config.n_user_ids, d, padding_idx=0)
-        self.item_embedding = nn.Embedding(config.n_item_ids, d, padding_idx=0)
+        self.user_embedding = Embedding(config.n_user_ids, d, padding_idx=0)
+        self.item_embedding = Embedding(config.n_item_ids, d, padding_idx=0)
         # vertical filters: out_v[b, v, :] = sum_l conv_v_weight[v, l] * E[b, l, :] + conv_v_bias[v]
         self.conv_v_weight = nn.Parameter(torch.empty(nv, L))
         self.conv_v_bias = nn.Parameter(torch.empty(nv))

@@ -17,6 +17,7 @@ from torch import nn
 
 from tuner.models.base import Batch, SequentialRecommender
 from tuner.models.dropout import Dropout
+from tuner.models.embedding import Embedding
 from tuner.models.item_features import POOLING_MODES, ItemFeatureEmbedding
 from tuner.models.losses import next_item_loss
 from tuner.models.params import SHARED_CHECKS, at_least, check_members, check_name_list, checked_fields, one_of
@@ -46,7 +47,7 @@ class GRU4RecF(SequentialRecommender):
         self.config = config
         d, H = config.embedding_size, config.hidden_size
         self.needs_negative = config.loss_type == "BPR"
-        self.item_embedding = nn.Embedding(config.n_item_ids, d, padding_idx=0)
+        self.item_embedding = Embedding(config.n_item_ids, d, padding_idx=0)
         self.features = ItemFeatureEmbedding(item_features, feature_sizes, config.selected_features, config.pooling_mode, d)
         for name in config.selected_features:
             if item_features[name].shape[0] != config.n_item_ids:
