@@ -36,7 +36,8 @@ from tuner.environment import NATIVE_KERNELS as SWITCH
 
 logger = logging.getLogger(__name__)
 
-SOURCES = [Path(__file__).resolve().parent / "csrc" / name for name in ("horizontal.cpp", "vertical.cpp", "cross_entropy.cpp", "embedding.cpp", "module.cpp")]
+_NAMES = ("horizontal.cpp", "vertical.cpp", "cross_entropy.cpp", "embedding.cpp", "dropout.cpp", "module.cpp")
+SOURCES = [Path(__file__).resolve().parent / "csrc" / name for name in _NAMES]
 
 # Vector instructions by the CPU capability torch itself detected: part of the module's name, so a
 # build cached on a shared home directory is never loaded on a machine that lacks them.

@@ -11,6 +11,8 @@ std::vector<torch::Tensor> horizontal_backward(torch::Tensor E, torch::Tensor we
 // vertical.cpp: Caser's vertical convolution
 torch::Tensor vertical_forward(torch::Tensor E, torch::Tensor weight, torch::Tensor bias);
 std::vector<torch::Tensor> vertical_backward(torch::Tensor E, torch::Tensor weight, torch::Tensor grad);
+// dropout.cpp: dropout's keep mask
+torch::Tensor dropout_keep_mask(int64_t n, int64_t threshold, double scale, int64_t seed);
 // embedding.cpp: the gradient of an embedding lookup
 torch::Tensor embedding_backward(torch::Tensor grad, torch::Tensor index, int64_t n_rows, int64_t padding_idx);
 // cross_entropy.cpp: full-softmax cross-entropy with both gradients
@@ -22,6 +24,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("max_over_starts", &max_over_starts, "Max over window starts and the first start reaching it (CPU)");
   m.def("vertical_forward", &vertical_forward, "Caser's vertical convolution (CPU, float32)");
   m.def("vertical_backward", &vertical_backward, "Caser's vertical convolution backward (CPU, float32)");
+  m.def("dropout_keep_mask", &dropout_keep_mask, "Dropout's keep mask from a counter-based generator (CPU, float32)");
   m.def("embedding_backward", &embedding_backward, "Gradient of an embedding lookup, serial and repeatable (CPU, float32)");
   m.def("softmax_cross_entropy", &softmax_cross_entropy,
         "Full-softmax cross-entropy per row with the sequence and item gradients (CPU, float32)");
