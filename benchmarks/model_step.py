@@ -30,15 +30,16 @@ N_USERS, N_ITEMS, N_CLASSES, CLASS_SLOTS = 944, 1683, 20, 6  # ml-100k's sizes
 class LoopCaser(Caser):
     """Caser whose horizontal convolutions run as RecBole's do: one Conv2d per height, in a loop."""
 
-    def horizontal(self, E):
-        L = E.shape[1]
+    def convolutions(self, E):
+        L, d = E.shape[1], E.shape[2]
         x = E.unsqueeze(1)  # (B, 1, L, d)
         outs = []
         for h in range(1, L + 1):
             w = self.conv_h_weight[h * (h - 1) // 2 : h * (h + 1) // 2].permute(1, 0, 2).unsqueeze(1)  # (nh, 1, h, d)
             out = F.conv2d(x, w, self.conv_h_bias[h - 1]).squeeze(3)  # (B, nh, L-h+1)
             outs.append(F.max_pool1d(out, out.size(2)).squeeze(2))  # (B, nh)
-        return torch.cat(outs, 1)
+        vertical = torch.bmm(self.conv_v_weight.expand(E.shape[0], -1, -1), E) + self.conv_v_bias[:, None]
+        return torch.cat([vertical.view(-1, self.config.nv * d), F.relu(torch.cat(outs, 1))], 1)
 
 
 def matmul_gflops(n: int = 2048, repeats: int = 5) -> float:

@@ -20,12 +20,12 @@ from torch import nn
 
 from tuner.errors import ConfigError
 from tuner.models.base import Batch, SequentialRecommender
+from tuner.models.convolutions import caser_convolutions
 from tuner.models.dropout import Dropout
 from tuner.models.embedding import Embedding
-from tuner.models.horizontal import horizontal_max_pool, packed_norms, packed_rows, plan_height_groups
+from tuner.models.horizontal import packed_norms, packed_rows, plan_height_groups
 from tuner.models.losses import next_item_loss
 from tuner.models.params import SHARED_CHECKS, at_least, check_float, checked_fields
-from tuner.models.vertical import vertical_conv
 
 
 @dataclass(frozen=True)
@@ -88,21 +88,18 @@ class Caser(SequentialRecommender):
     def sequence_representation(self, batch: Batch) -> torch.Tensor:
         E = self.item_embedding(batch.item_seq)  # (B, L, d)
         user = self.user_embedding(batch.user)  # (B, d)
-        parts = []
-        if self.config.nv:
-            vertical = vertical_conv(E, self.conv_v_weight, self.conv_v_bias)  # (B, nv, d)
-            parts.append(vertical.flatten(1))  # (B, nv*d), RecBole's view(-1, nv*d) order
-        if self.config.nh:
-            parts.append(F.relu(self.horizontal(E)))  # (B, L*nh)
-        out = self.dropout(torch.cat(parts, 1))
+        out = self.dropout(self.convolutions(E))
         z = F.relu(self.fc1(out))  # (B, d)
         return F.relu(self.fc2(torch.cat([z, user], 1)))  # (B, d)
 
     forward = sequence_representation
 
-    def horizontal(self, E: torch.Tensor) -> torch.Tensor:
-        """(B, L*nh): each height's filters max-pooled over time, before ReLU, RecBole's column order."""
-        return horizontal_max_pool(E, self.conv_h_weight, self.conv_h_bias, self.height_groups)
+    def convolutions(self, E: torch.Tensor) -> torch.Tensor:
+        """(B, nv*d + L*nh): the vertical convolution, then each height's horizontal filters
+        max-pooled over time and ReLU'd, in RecBole's concatenation order."""
+        return caser_convolutions(
+            E, self.conv_v_weight, self.conv_v_bias, self.conv_h_weight, self.conv_h_bias, self.height_groups
+        )
 
     def regularization(self) -> torch.Tensor:
         """RecBole's: reg_weight * (sum of the L2 norms of the embeddings, conv_v, fc1 and fc2

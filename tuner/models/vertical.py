@@ -37,5 +37,4 @@ class _VerticalConv(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
         E, weight = ctx.saved_tensors
-        grad_E, grad_weight = cpu_kernels().vertical_backward(E, weight, grad)
-        return grad_E, grad_weight, grad.sum((0, 2))
+        return tuple(cpu_kernels().vertical_backward(E, weight, grad))  # grad_E, grad_weight, grad_bias

@@ -93,8 +93,8 @@ constexpr int64_t kBackwardBlock = 16;
 
 // V > 0: d / 8 known at compile time (the accumulators then live in registers); 0: runtime d.
 template <int64_t V>
-void filter_gradient_pass(const float* E, const int32_t* start, const float* grad, float* grad_W, int64_t lo,
-                          int64_t hi, int64_t L, int64_t nh, int64_t runtime_d) {
+void filter_gradient_pass(const float* E, const int32_t* start, const float* grad, int64_t grad_stride,
+                          float* grad_W, int64_t lo, int64_t hi, int64_t L, int64_t nh, int64_t runtime_d) {
   const int64_t d = V > 0 ? V * kWidth : runtime_d, n_vectors = d / kWidth, columns = L * nh;
   int64_t window_row[kBackwardBlock];  // offset in E of each block example's window
   float g[kBackwardBlock];
@@ -108,7 +108,7 @@ void filter_gradient_pass(const float* E, const int32_t* start, const float* gra
         const int64_t col = (h - 1) * nh + f;
         for (int64_t i = 0; i < n; ++i) {
           const int64_t b = b0 + i;
-          g[i] = grad[b * columns + col];
+          g[i] = grad[b * grad_stride + col];
           // clamped to the last start where height h fits: a NaN response leaves no valid argmax
           const int64_t window = std::min<int64_t>(std::max<int32_t>(start[b * columns + col], 0), L - h);
           window_row[i] = (b * L + window) * d;
@@ -128,15 +128,16 @@ void filter_gradient_pass(const float* E, const int32_t* start, const float* gra
   }
 }
 
-void input_gradient_pass(const float* W, const int32_t* start, const float* grad, float* grad_E, int64_t lo,
-                         int64_t hi, int64_t L, int64_t nh, int64_t d) {
+// accumulate: add to grad_E's rows; otherwise overwrite them (zeroed here, not in a separate pass over memory).
+void input_gradient_pass(const float* W, const int32_t* start, const float* grad, int64_t grad_stride, float* grad_E,
+                         bool accumulate, int64_t lo, int64_t hi, int64_t L, int64_t nh, int64_t d) {
   const int64_t columns = L * nh;
   for (int64_t b = lo; b < hi; ++b) {
-    std::fill(grad_E + b * L * d, grad_E + (b + 1) * L * d, 0.0f);  // here, not as a separate pass over memory
+    if (!accumulate) std::fill(grad_E + b * L * d, grad_E + (b + 1) * L * d, 0.0f);
     for (int64_t h = 1; h <= L; ++h) {
       for (int64_t f = 0; f < nh; ++f) {
         const int64_t col = (h - 1) * nh + f;
-        const Floats g = tuner::splat(grad[b * columns + col]);
+        const Floats g = tuner::splat(grad[b * grad_stride + col]);
         const int64_t window = std::min<int64_t>(std::max<int32_t>(start[b * columns + col], 0), L - h);
         float* out = grad_E + (b * L + window) * d;
         const float* w = W + (h * (h - 1) / 2 * nh + f) * d;  // row k of filter f: w + k * nh * d
@@ -149,7 +150,8 @@ void input_gradient_pass(const float* W, const int32_t* start, const float* grad
 }
 
 void horizontal_backward_float(const float* E, const float* W, const int32_t* start, const float* grad,
-                               float* grad_E, float* grad_W, int64_t B, int64_t L, int64_t nh, int64_t d) {
+                               int64_t grad_stride, float* grad_E, bool accumulate, float* grad_W, int64_t B,
+                               int64_t L, int64_t nh, int64_t d) {
   const int64_t weight_size = L * (L + 1) / 2 * nh * d;
   const int64_t n_chunks = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), B));
   const int64_t per_chunk = (B + n_chunks - 1) / n_chunks;
@@ -159,13 +161,13 @@ void horizontal_backward_float(const float* E, const float* W, const int32_t* st
       float* own_grad_W = chunk == 0 ? grad_W : partial.data() + (chunk - 1) * weight_size;
       const int64_t lo = chunk * per_chunk, hi = std::min(B, lo + per_chunk);
       if (d == 64) {
-        filter_gradient_pass<8>(E, start, grad, own_grad_W, lo, hi, L, nh, d);
+        filter_gradient_pass<8>(E, start, grad, grad_stride, own_grad_W, lo, hi, L, nh, d);
       } else if (d == 32) {
-        filter_gradient_pass<4>(E, start, grad, own_grad_W, lo, hi, L, nh, d);
+        filter_gradient_pass<4>(E, start, grad, grad_stride, own_grad_W, lo, hi, L, nh, d);
       } else {
-        filter_gradient_pass<0>(E, start, grad, own_grad_W, lo, hi, L, nh, d);
+        filter_gradient_pass<0>(E, start, grad, grad_stride, own_grad_W, lo, hi, L, nh, d);
       }
-      input_gradient_pass(W, start, grad, grad_E, lo, hi, L, nh, d);
+      input_gradient_pass(W, start, grad, grad_stride, grad_E, accumulate, lo, hi, L, nh, d);
     }
   });
   for (int64_t chunk = 1; chunk < n_chunks; ++chunk) {
@@ -310,25 +312,35 @@ std::vector<torch::Tensor> max_over_starts(torch::Tensor R, torch::Tensor n_star
   return {values, start};
 }
 
-// E (B, L, d), weight (L(L+1)/2, nh, d), start (B, L*nh) int32, grad (B, L*nh) -> (grad_E, grad_weight)
+// E (B, L, d), weight (L(L+1)/2, nh, d), start (B, L*nh) int32, grad (B, L*nh) -> (grad_E, grad_weight).
+// With grad_E_into (B, L, d) of E's dtype, the input gradient is added to it and it is returned as
+// grad_E. grad may be a column slice of a wider matrix (float32 reads it in place).
 std::vector<torch::Tensor> horizontal_backward(torch::Tensor E, torch::Tensor weight, torch::Tensor start,
-                                               torch::Tensor grad) {
+                                               torch::Tensor grad, c10::optional<torch::Tensor> grad_E_into) {
   TORCH_CHECK(E.device().is_cpu() && E.dim() == 3 && weight.dim() == 3, "horizontal_backward: CPU tensors E (B, L, d), weight (S, nh, d)");
   TORCH_CHECK(start.scalar_type() == torch::kInt32, "horizontal_backward: start must be int32");
   E = E.contiguous();
   weight = weight.to(E.scalar_type()).contiguous();
-  grad = grad.to(E.scalar_type()).contiguous();
+  grad = grad.to(E.scalar_type());
   start = start.contiguous();
   const int64_t B = E.size(0), L = E.size(1), d = E.size(2), nh = weight.size(1);
   TORCH_CHECK(weight.size(0) == L * (L + 1) / 2 && weight.size(2) == d, "horizontal_backward: weight shape");
   TORCH_CHECK(start.size(0) == B && start.size(1) == L * nh && grad.sizes() == start.sizes(), "horizontal_backward: start/grad shape");
+  if (grad_E_into) {
+    TORCH_CHECK(grad_E_into->sizes() == E.sizes() && grad_E_into->scalar_type() == E.scalar_type() &&
+                grad_E_into->is_contiguous(), "horizontal_backward: grad_E_into must be a contiguous tensor like E");
+  }
   auto grad_weight = torch::zeros_like(weight);
   if (E.scalar_type() == torch::kFloat32 && d % kWidth == 0) {
-    auto grad_E = torch::empty_like(E);  // each example's rows are zeroed by the pass that adds to them
+    if (grad.stride(1) != 1) grad = grad.contiguous();
+    // written in place: each example's rows are zeroed by the pass that adds to them, unless accumulating
+    auto grad_E = grad_E_into ? *grad_E_into : torch::empty_like(E);
     horizontal_backward_float(E.data_ptr<float>(), weight.data_ptr<float>(), start.data_ptr<int32_t>(),
-                              grad.data_ptr<float>(), grad_E.data_ptr<float>(), grad_weight.data_ptr<float>(), B, L, nh, d);
+                              grad.data_ptr<float>(), grad.stride(0), grad_E.data_ptr<float>(), grad_E_into.has_value(),
+                              grad_weight.data_ptr<float>(), B, L, nh, d);
     return {grad_E, grad_weight};
   }
+  grad = grad.contiguous();
   auto grad_E = torch::zeros_like(E);
   AT_DISPATCH_FLOATING_TYPES(E.scalar_type(), "horizontal_backward", [&] {
     auto run = [&](auto kernel) {
@@ -341,6 +353,7 @@ std::vector<torch::Tensor> horizontal_backward(torch::Tensor E, torch::Tensor we
       run(horizontal_backward_kernel<scalar_t, 0>);
     }
   });
+  if (grad_E_into) return {grad_E_into->add_(grad_E), grad_weight};
   return {grad_E, grad_weight};
 }
 

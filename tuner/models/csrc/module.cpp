@@ -7,7 +7,7 @@
 std::vector<torch::Tensor> horizontal_forward(torch::Tensor E, torch::Tensor weight);
 std::vector<torch::Tensor> max_over_starts(torch::Tensor R, torch::Tensor n_starts);
 std::vector<torch::Tensor> horizontal_backward(torch::Tensor E, torch::Tensor weight, torch::Tensor start,
-                                               torch::Tensor grad);
+                                               torch::Tensor grad, c10::optional<torch::Tensor> grad_E_into);
 // vertical.cpp: Caser's vertical convolution
 torch::Tensor vertical_forward(torch::Tensor E, torch::Tensor weight, torch::Tensor bias);
 std::vector<torch::Tensor> vertical_backward(torch::Tensor E, torch::Tensor weight, torch::Tensor grad);
@@ -19,7 +19,8 @@ torch::Tensor embedding_backward(torch::Tensor grad, torch::Tensor index, int64_
 std::vector<torch::Tensor> softmax_cross_entropy(torch::Tensor sequence, torch::Tensor items, torch::Tensor target);
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  m.def("horizontal_backward", &horizontal_backward, "Caser's horizontal max-pool backward (CPU)");
+  m.def("horizontal_backward", &horizontal_backward, "Caser's horizontal max-pool backward (CPU)", py::arg("E"),
+        py::arg("weight"), py::arg("start"), py::arg("grad"), py::arg("grad_E_into") = py::none());
   m.def("horizontal_forward", &horizontal_forward, "Caser's horizontal max-pool forward: max and first start (CPU, float32)");
   m.def("max_over_starts", &max_over_starts, "Max over window starts and the first start reaching it (CPU)");
   m.def("vertical_forward", &vertical_forward, "Caser's vertical convolution (CPU, float32)");

@@ -27,6 +27,15 @@ inline float dot(const float* a, const float* b, int64_t d) {
   return total;
 }
 
+// sum_j a[j] over d = a multiple of 8
+inline float sum_of(const float* a, int64_t d) {
+  Floats sum{};
+  for (int64_t j = 0; j < d; j += kWidth) sum += load(a + j);
+  float total = 0.0f;
+  for (int64_t lane = 0; lane < kWidth; ++lane) total += sum[lane];
+  return total;
+}
+
 // out[v, :] += c * row for d = a multiple of 8
 inline void add_scaled(float* out, const float* row, float c, int64_t d) {
   for (int64_t j = 0; j < d; j += kWidth) store(out + j, load(out + j) + c * load(row + j));
@@ -63,32 +72,37 @@ torch::Tensor vertical_forward(torch::Tensor E, torch::Tensor weight, torch::Ten
   return out;
 }
 
-// -> (grad_E (B, L, d), grad_weight (nv, L)) for grad (B, nv, d); the bias gradient is grad.sum((0, 2)).
-// Threads get equal contiguous chunks of examples and their own weight-gradient buffer, added in
-// chunk order, so a given thread count always gives the same sums.
+// -> (grad_E (B, L, d), grad_weight (nv, L), grad_bias (nv,)) for grad (B, nv, d), which may be a
+// column slice of a wider matrix (rows of d contiguous floats; read in place).
+// Threads get equal contiguous chunks of examples and their own weight- and bias-gradient buffer,
+// added in chunk order, so a given thread count always gives the same sums.
 std::vector<torch::Tensor> vertical_backward(torch::Tensor E, torch::Tensor weight, torch::Tensor grad) {
   check(E, weight);
   E = E.contiguous();
   weight = weight.contiguous();
-  grad = grad.to(torch::kFloat32).contiguous();
+  grad = grad.to(torch::kFloat32);
   const int64_t B = E.size(0), L = E.size(1), d = E.size(2), nv = weight.size(0);
   TORCH_CHECK(grad.dim() == 3 && grad.size(0) == B && grad.size(1) == nv && grad.size(2) == d, "vertical: grad (B, nv, d)");
+  if (grad.stride(2) != 1 || grad.stride(1) != d) grad = grad.contiguous();
+  const int64_t grad_stride = grad.stride(0);
   auto grad_E = torch::empty_like(E);
   const int64_t n_chunks = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), B));
   const int64_t per_chunk = (B + n_chunks - 1) / n_chunks;
-  std::vector<float> partial(n_chunks * nv * L, 0.0f);
+  const int64_t sums = nv * L + nv;  // a chunk's weight gradient, then its bias gradient
+  std::vector<float> partial(n_chunks * sums, 0.0f);
   const float *e = E.data_ptr<float>(), *w = weight.data_ptr<float>(), *g = grad.data_ptr<float>();
   float* ge = grad_E.data_ptr<float>();
   at::parallel_for(0, n_chunks, 1, [&](int64_t chunk_begin, int64_t chunk_end) {
     for (int64_t chunk = chunk_begin; chunk < chunk_end; ++chunk) {
-      float* own = partial.data() + chunk * nv * L;
+      float* own = partial.data() + chunk * sums;
       for (int64_t b = chunk * per_chunk; b < std::min(B, (chunk + 1) * per_chunk); ++b) {
+        for (int64_t v = 0; v < nv; ++v) own[nv * L + v] += sum_of(g + b * grad_stride + v * d, d);
         for (int64_t l = 0; l < L; ++l) {
           const float* e_row = e + (b * L + l) * d;
           float* ge_row = ge + (b * L + l) * d;
           std::fill(ge_row, ge_row + d, 0.0f);
           for (int64_t v = 0; v < nv; ++v) {
-            const float* g_row = g + (b * nv + v) * d;
+            const float* g_row = g + b * grad_stride + v * d;
             add_scaled(ge_row, g_row, w[v * L + l], d);
             own[v * L + l] += dot(g_row, e_row, d);
           }
@@ -97,8 +111,12 @@ std::vector<torch::Tensor> vertical_backward(torch::Tensor E, torch::Tensor weig
     }
   });
   auto grad_weight = torch::zeros({nv, L}, E.options());
+  auto grad_bias = torch::zeros({nv}, E.options());
   float* gw = grad_weight.data_ptr<float>();
-  for (int64_t chunk = 0; chunk < n_chunks; ++chunk)
-    for (int64_t i = 0; i < nv * L; ++i) gw[i] += partial[chunk * nv * L + i];
-  return {grad_E, grad_weight};
+  float* gb = grad_bias.data_ptr<float>();
+  for (int64_t chunk = 0; chunk < n_chunks; ++chunk) {
+    for (int64_t i = 0; i < nv * L; ++i) gw[i] += partial[chunk * sums + i];
+    for (int64_t v = 0; v < nv; ++v) gb[v] += partial[chunk * sums + nv * L + v];
+  }
+  return {grad_E, grad_weight, grad_bias};
 }
