@@ -10,11 +10,15 @@ of ``bmm``'s thousands of tiny products.
 The full-softmax cross-entropy of both models (``csrc/cross_entropy.cpp``, float32): scores, softmax
 and both gradients per block of 64 rows while they sit in a core's cache, where torch ops stream
 the (batch, items) score matrix through memory six times; 13.6 against 22.6 ms at batch 2048 and
-ml-100k's 1683 items on a 2-core AMD EPYC. ``module.cpp`` binds them all. Interleaved Caser
-epochs there (ml-100k, L=10): 2.53 s with every kernel, 3.56 s with none.
+ml-100k's 1683 items on a 2-core AMD EPYC. The gradient of an embedding lookup
+(``csrc/embedding.cpp``): rows added in place in index order, where torch sorts the indices first.
+Dropout's keep mask (``csrc/dropout.cpp``): splitmix64 of each word's counter, from one seed.
+``module.cpp`` binds them all. Interleaved Caser epochs there (ml-100k, L=10): 2.53 s with the
+cross-entropy, horizontal forward and vertical kernels, 3.56 s with none.
 
-The torch-op forms (tuner/models/horizontal.py, vertical.py, losses.py) stay the path on CUDA, in
-float64 (but for the max over starts and the backward) and wherever this module can't build.
+The torch-op forms (tuner/models/horizontal.py, vertical.py, losses.py, embedding.py, dropout.py)
+stay the path on CUDA, in float64 (but for the max over starts and the backward) and wherever this
+module can't build.
 
 The build needs a C++ compiler and ninja and takes about half a minute, once per machine and torch
 version (torch caches it under ``TORCH_EXTENSIONS_DIR``, default ``~/.cache/torch_extensions``, and
