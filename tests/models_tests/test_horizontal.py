@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tuner.models import horizontal, native
-from tuner.models.horizontal import horizontal_max_pool, packed_norms, packed_rows, plan_height_groups
+from tuner.models.horizontal import horizontal_max_pool, packed_rows, plan_height_groups
 
 from models_helpers import KERNEL_PATHS, require_kernels, take_path
 
@@ -234,13 +234,6 @@ def test_plan_covers_every_height_once_in_order(L, nh, d):
     heights = [h for a, b in groups for h in range(a, b + 1)]
     assert heights == list(range(1, L + 1))
     assert all(a <= b for a, b in groups)
-
-
-def test_packed_norms_are_the_per_height_weight_norms():
-    L = 6
-    weight = torch.randn(packed_rows(L), 3, 4)
-    expected = torch.stack([weight[h * (h - 1) // 2 : h * (h + 1) // 2].norm(2) for h in range(1, L + 1)])
-    torch.testing.assert_close(packed_norms(weight), expected)
 
 
 def test_wrong_packed_size_is_refused():

@@ -23,8 +23,9 @@ from tuner.models.base import Batch, SequentialRecommender
 from tuner.models.convolutions import caser_convolutions
 from tuner.models.dropout import Dropout
 from tuner.models.embedding import Embedding
-from tuner.models.horizontal import packed_norms, packed_rows, plan_height_groups
+from tuner.models.horizontal import height_of_rows, packed_rows, plan_height_groups
 from tuner.models.losses import next_item_loss
+from tuner.models.norms import sum_of_norms
 from tuner.models.params import SHARED_CHECKS, at_least, check_float, checked_fields
 
 
@@ -62,6 +63,8 @@ class Caser(SequentialRecommender):
         self.conv_h_weight = nn.Parameter(torch.empty(packed_rows(L) if nh else 0, nh, d))
         self.conv_h_bias = nn.Parameter(torch.empty(L if nh else 0, nh))
         self.height_groups = plan_height_groups(L, nh, d) if nh else ()
+        # each packed filter row's height - 1: the groups of the per-height norms in regularization()
+        self.register_buffer("height_of_row", height_of_rows(L) - 1, persistent=False)
         self.fc1 = nn.Linear(nv * d + nh * L, d)
         self.fc2 = nn.Linear(d + d, d)
         self.dropout = Dropout(config.dropout_prob)
@@ -104,16 +107,12 @@ class Caser(SequentialRecommender):
     def regularization(self) -> torch.Tensor:
         """RecBole's: reg_weight * (sum of the L2 norms of the embeddings, conv_v, fc1 and fc2
         weights) + reg_weight * (sum over heights of the horizontal filters' L2 norms)."""
-        norms = [
-            self.user_embedding.weight.norm(2),
-            self.item_embedding.weight.norm(2),
-            self.conv_v_weight.norm(2),
-            self.fc1.weight.norm(2),
-            self.fc2.weight.norm(2),
-        ]
-        if self.config.nh:
-            norms.append(packed_norms(self.conv_h_weight).sum())
-        return self.config.reg_weight * torch.stack(norms).sum()
+        weights = [self.user_embedding.weight, self.item_embedding.weight, self.conv_v_weight, self.fc1.weight,
+                   self.fc2.weight]
+        if not self.config.nh:
+            return self.config.reg_weight * sum_of_norms(weights)
+        L = self.config.max_seq_length
+        return self.config.reg_weight * sum_of_norms(weights, self.conv_h_weight, self.height_of_row, L)
 
     def loss(self, batch: Batch) -> torch.Tensor:
         sequence = self.sequence_representation(batch)

@@ -32,7 +32,6 @@ Output (B, L*nh): column ``(h-1)*nh + f``, RecBole's concatenation order. ReLU i
 from __future__ import annotations
 
 import functools
-import math
 
 import torch
 import torch.nn.functional as F
@@ -253,11 +252,3 @@ def horizontal_max_pool(
         groups = plan_height_groups(L, nh, d)
     return _HorizontalMaxPool.apply(E, weight, bias, groups)
 
-
-def packed_norms(weight: torch.Tensor) -> torch.Tensor:
-    """(L,): the L2 norm of each height's filters (RecBole's ``conv_h[h-1].weight.norm(2)``)."""
-    n_rows = weight.shape[0]
-    L = int(round((math.sqrt(8 * n_rows + 1) - 1) / 2))
-    squares = weight.pow(2).sum((1, 2))  # (S,)
-    per_height = squares.new_zeros(L).index_add(0, height_of_rows(L, weight.device) - 1, squares)
-    return per_height.sqrt()
