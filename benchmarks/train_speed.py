@@ -9,8 +9,11 @@ RecBole's own virtualenv on the same data (RecBole's epoch after one warm-up bat
 again, and compares RecBole with the mean of our two runs around it.
 A RecBole epoch that would take many minutes (Caser at L=50, GRU4RecF at L=50) is timed over its
 first ``--recbole-batches`` batches and extrapolated; the table says so. It also measures this
-machine's matmul FLOP/s and, for Caser, turns the model's arithmetic into a lower bound on the
-epoch time. The machine is shared: compare the ratios, not the seconds, and only within one run.
+machine's matmul FLOP/s at the start and end of the whole run and, for Caser, turns the model's
+arithmetic into a lower bound on the epoch time at the faster of the two; each of our child runs
+also measures it right after its epoch, and the last lines give the bound at that speed (on a
+shared machine whose speed drifts by tens of percent within minutes, that one is measured closest
+to our epoch). Compare the ratios, not the seconds, and only within one run.
 """
 
 from __future__ import annotations
@@ -89,6 +92,8 @@ def _time_ours_here(model_name: str, dataset_name: str, length: int) -> dict:
         "eval_seconds": warm["valid_seconds"],
         "n_train": len(data.train),
         "n_item_ids": data.n_item_ids,
+        # the machine's speed right after this epoch, in this process: the "adjacent" bound below
+        "matmul_flops": _matmul_flops_here(),
     }
 
 
@@ -165,6 +170,7 @@ def main() -> None:
                 after = time_ours(model_name, args.dataset, length, threads)
                 for key in ("train_seconds", "eval_seconds"):
                     ours[key] = (before[key] + after[key]) / 2
+                ours["matmul_flops"] = max(before["matmul_flops"], after["matmul_flops"])
                 ours["train_seconds_before_after"] = [before["train_seconds"], after["train_seconds"]]
             row = {"model": model_name, "L": length, **{f"ours_{k}": v for k, v in ours.items()}}
             row.update({f"recbole_{k}": v for k, v in recbole.items()})
@@ -177,6 +183,7 @@ def main() -> None:
         if row["model"] == "Caser":
             row["flop_per_example"] = caser_flops_per_example(row["L"], row["ours_n_item_ids"], model_defaults("Caser"))
             row["limit_seconds"] = row["flop_per_example"] * row["ours_n_train"] / flops
+            row["adjacent_limit_seconds"] = row["flop_per_example"] * row["ours_n_train"] / row["ours_matmul_flops"]
     print_table(rows)
 
 
@@ -202,7 +209,10 @@ def print_table(rows: list[dict]) -> None:
         print("".join(cells) + ("  " + note if note else ""))
     caser = [r for r in rows if "flop_per_example" in r]
     for r in caser:
-        print(f"Caser L={r['L']}: {r['flop_per_example'] / 1e6:.2f} MFLOP per example (forward + backward)")
+        print(f"Caser L={r['L']}: {r['flop_per_example'] / 1e6:.2f} MFLOP per example (forward + backward); "
+              f"against the matmul measured right after our epochs ({r['ours_matmul_flops'] / 1e9:.1f} GFLOP/s, "
+              f"the faster of the two) the limit is {r['adjacent_limit_seconds']:.2f} s and ours/limit "
+              f"{r['ours_train_seconds'] / r['adjacent_limit_seconds']:.2f}")
 
 
 if __name__ == "__main__":
