@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 from tuner.models.horizontal import horizontal_max_pool
 from tuner.models.native import cpu_kernels
+from tuner.models.vertical import kernels_for as vertical_kernels_for
 from tuner.models.vertical import vertical_conv
 
 
@@ -22,11 +23,8 @@ def caser_convolutions(E, v_weight, v_bias, h_weight, h_bias, groups=None) -> to
     """(B, nv*d + L*nh) from ``E`` (B, L, d), the vertical filters ``v_weight`` (nv, L) and
     ``v_bias`` (nv,), and the packed horizontal ones ``h_weight`` (L(L+1)/2, nh, d) and ``h_bias`` (L, nh)."""
     nv, nh = v_weight.shape[0], h_weight.shape[1]
-    fused = (
-        nv > 0 and nh > 0 and E.device.type == "cpu" and E.shape[2] % 8 == 0
-        and E.dtype == v_weight.dtype == h_weight.dtype == torch.float32 and cpu_kernels() is not None
-    )
-    if fused:
+    # where the vertical kernel runs (CPU, float32, d a multiple of 8), the horizontal one does too
+    if nv > 0 and nh > 0 and h_weight.dtype == torch.float32 and vertical_kernels_for(E, v_weight) is not None:
         return _CaserConvolutions.apply(E, v_weight, v_bias, h_weight, h_bias)
     parts = []
     if nv:

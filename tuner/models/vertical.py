@@ -13,7 +13,8 @@ import torch
 from tuner.models.native import cpu_kernels
 
 
-def _kernels_for(E: torch.Tensor, weight: torch.Tensor):
+def kernels_for(E: torch.Tensor, weight: torch.Tensor):
+    """The C++ kernels where they run this convolution (CPU, float32, d a multiple of 8), else None."""
     if E.device.type == "cpu" and E.dtype == weight.dtype == torch.float32 and E.shape[2] % 8 == 0:
         return cpu_kernels()
     return None
@@ -21,7 +22,7 @@ def _kernels_for(E: torch.Tensor, weight: torch.Tensor):
 
 def vertical_conv(E: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     """(B, nv, d) from ``E`` (B, L, d), ``weight`` (nv, L) and ``bias`` (nv,)."""
-    if _kernels_for(E, weight) is None:
+    if kernels_for(E, weight) is None:
         # torch.matmul would transpose E into a copy first; bmm reads it as it is
         return torch.bmm(weight.expand(E.shape[0], -1, -1), E) + bias[:, None]
     return _VerticalConv.apply(E, weight, bias)
