@@ -18,6 +18,7 @@ from torch import nn
 from tuner.models.base import Batch, SequentialRecommender
 from tuner.models.dropout import Dropout
 from tuner.models.embedding import Embedding
+from tuner.models.gru import GRU
 from tuner.models.item_features import POOLING_MODES, ItemFeatureEmbedding
 from tuner.models.losses import next_item_loss
 from tuner.models.params import SHARED_CHECKS, at_least, check_members, check_name_list, checked_fields, one_of
@@ -52,8 +53,8 @@ class GRU4RecF(SequentialRecommender):
         for name in config.selected_features:
             if item_features[name].shape[0] != config.n_item_ids:
                 raise ValueError(f"item feature {name!r} has {item_features[name].shape[0]} rows, expected n_item_ids = {config.n_item_ids}")
-        self.item_gru = nn.GRU(d, H, config.num_layers, bias=False, batch_first=True)
-        self.feature_gru = nn.GRU(d * len(config.selected_features), H, config.num_layers, bias=False, batch_first=True)
+        self.item_gru = GRU(d, H, config.num_layers, bias=False, batch_first=True)
+        self.feature_gru = GRU(d * len(config.selected_features), H, config.num_layers, bias=False, batch_first=True)
         self.dense = nn.Linear(2 * H, d)
         self.dropout = Dropout(config.dropout_prob)
         self.apply(_init_weights)

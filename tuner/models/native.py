@@ -29,6 +29,7 @@ rebuilds when the source changes). Anything that stops it leaves the torch-op pa
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import os
 import shutil
@@ -40,8 +41,9 @@ from tuner.environment import NATIVE_KERNELS as SWITCH
 
 logger = logging.getLogger(__name__)
 
-_NAMES = ("horizontal.cpp", "vertical.cpp", "cross_entropy.cpp", "embedding.cpp", "dropout.cpp", "module.cpp")
+_NAMES = ("horizontal.cpp", "vertical.cpp", "cross_entropy.cpp", "embedding.cpp", "dropout.cpp", "gru.cpp", "module.cpp")
 SOURCES = [Path(__file__).resolve().parent / "csrc" / name for name in _NAMES]
+HEADERS = [Path(__file__).resolve().parent / "csrc" / "vector.h"]
 
 # Vector instructions by the CPU capability torch itself detected: part of the module's name, so a
 # build cached on a shared home directory is never loaded on a machine that lacks them.
@@ -70,7 +72,7 @@ def cpu_kernels() -> ModuleType | None:
         return load(
             name=f"tuner_cpu_kernels_{capability.lower()}",
             sources=[str(path) for path in SOURCES],
-            extra_cflags=["-O3", "-fopenmp", *_VECTOR_FLAGS.get(capability, [])],
+            extra_cflags=["-O3", "-fopenmp", *_VECTOR_FLAGS.get(capability, []), _headers_flag()],
             extra_ldflags=["-fopenmp"],
             verbose=False,
         )
@@ -78,6 +80,13 @@ def cpu_kernels() -> ModuleType | None:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         logger.warning("C++ CPU kernels unavailable (%s); using torch ops, slower on the CPU", reason[:300])
         return None
+
+
+def _headers_flag() -> str:
+    """A define naming the headers' digest: torch rebuilds a cached module only when a source file
+    or a flag changes, so without it an edit to a header alone would leave the old build loaded."""
+    digest = hashlib.sha256(b"".join(path.read_bytes() for path in HEADERS)).hexdigest()[:16]
+    return f"-DTUNER_HEADERS_DIGEST={digest}"
 
 
 def _put_venv_ninja_on_path() -> None:

@@ -17,6 +17,11 @@ torch::Tensor dropout_keep_mask(int64_t n, int64_t threshold, double scale, int6
 torch::Tensor embedding_backward(torch::Tensor grad, torch::Tensor index, int64_t n_rows, int64_t padding_idx);
 // cross_entropy.cpp: full-softmax cross-entropy with both gradients
 std::vector<torch::Tensor> softmax_cross_entropy(torch::Tensor sequence, torch::Tensor items, torch::Tensor target);
+// gru.cpp: one bias-free GRU layer over a whole sequence
+std::vector<torch::Tensor> gru_forward(torch::Tensor x, torch::Tensor w_ih, torch::Tensor w_hh, bool keep);
+std::vector<torch::Tensor> gru_backward(torch::Tensor grad_out, torch::Tensor x, torch::Tensor w_ih,
+                                        torch::Tensor w_hh, torch::Tensor output, std::vector<torch::Tensor> saved,
+                                        bool need_grad_x);
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("horizontal_backward", &horizontal_backward, "Caser's horizontal max-pool backward (CPU)", py::arg("E"),
@@ -29,4 +34,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("embedding_backward", &embedding_backward, "Gradient of an embedding lookup, serial and repeatable (CPU, float32)");
   m.def("softmax_cross_entropy", &softmax_cross_entropy,
         "Full-softmax cross-entropy per row with the sequence and item gradients (CPU, float32)");
+  m.def("gru_forward", &gru_forward, "One bias-free GRU layer: states and saved gates (CPU, float32)");
+  m.def("gru_backward", &gru_backward, "Gradients of one bias-free GRU layer (CPU, float32)");
 }
