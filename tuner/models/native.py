@@ -13,16 +13,19 @@ the (batch, items) score matrix through memory six times; 13.6 against 22.6 ms a
 ml-100k's 1683 items on a 2-core AMD EPYC. The gradient of an embedding lookup
 (``csrc/embedding.cpp``): rows added in place in index order, where torch sorts the indices first.
 Dropout's keep mask (``csrc/dropout.cpp``): splitmix64 of each word's counter, from one seed.
+GRU4RecF's bias-free GRU layers (``csrc/gru.cpp``): per step two products and one pass that forms
+the gates, where torch's CPU GRU records a dozen ops per step for autograd.
 ``module.cpp`` binds them all. Interleaved Caser epochs there (ml-100k, L=10): 2.53 s with the
 cross-entropy, horizontal forward and vertical kernels, 3.56 s with none.
 
-The torch-op forms (tuner/models/horizontal.py, vertical.py, losses.py, embedding.py, dropout.py)
-stay the path on CUDA, in float64 (but for the max over starts and the backward) and wherever this
-module can't build.
+The torch-op forms (tuner/models/horizontal.py, vertical.py, losses.py, embedding.py, dropout.py,
+and nn.GRU for gru.py) stay the path on CUDA, in float64 (but for the max over starts and the
+backward) and wherever this module can't build.
 
 The build needs a C++ compiler and ninja and takes about half a minute, once per machine and torch
 version (torch caches it under ``TORCH_EXTENSIONS_DIR``, default ``~/.cache/torch_extensions``, and
-rebuilds when the source changes). Anything that stops it leaves the torch-op path, with one warning.
+rebuilds when a source file changes, or a header: a flag names the headers' digest). Anything that
+stops it leaves the torch-op path, with one warning.
 ``TUNER_NATIVE_KERNELS=0`` turns the kernels off.
 """
 
@@ -43,7 +46,7 @@ logger = logging.getLogger(__name__)
 
 _NAMES = ("horizontal.cpp", "vertical.cpp", "cross_entropy.cpp", "embedding.cpp", "dropout.cpp", "gru.cpp", "module.cpp")
 SOURCES = [Path(__file__).resolve().parent / "csrc" / name for name in _NAMES]
-HEADERS = [Path(__file__).resolve().parent / "csrc" / "vector.h"]
+HEADERS = [Path(__file__).resolve().parent / "csrc" / name for name in ("vector.h", "chunks.h")]
 
 # Vector instructions by the CPU capability torch itself detected: part of the module's name, so a
 # build cached on a shared home directory is never loaded on a machine that lacks them.

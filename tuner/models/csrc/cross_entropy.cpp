@@ -5,7 +5,7 @@
 // out while they sit in its L2 cache.
 //
 // Threads get equal contiguous chunks of the batch and sum their item gradient in their own buffer,
-// added in chunk order afterwards, so a given thread count always gives the same sums.
+// added in chunk order afterwards (chunks.h), so a given thread count always gives the same sums.
 
 #include <torch/extension.h>
 #include <ATen/Parallel.h>
@@ -16,6 +16,7 @@
 #include <limits>
 #include <vector>
 
+#include "chunks.h"
 #include "vector.h"
 
 namespace {
@@ -92,36 +93,29 @@ std::vector<torch::Tensor> softmax_cross_entropy(torch::Tensor sequence, torch::
   auto loss = torch::empty({B}, sequence.options());
   auto grad_sequence = torch::empty({B, d}, sequence.options());
   auto grad_items = torch::zeros({m, d}, items.options());
-  const int64_t n_blocks = (B + kRowBlock - 1) / kRowBlock;
-  const int64_t n_chunks = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), n_blocks));
-  const int64_t blocks_per_chunk = (n_blocks + n_chunks - 1) / n_chunks;
-  std::vector<torch::Tensor> partial(n_chunks);
-  partial[0] = grad_items;
-  for (int64_t chunk = 1; chunk < n_chunks; ++chunk) partial[chunk] = torch::zeros({m, d}, items.options());
   const int64_t* target_data = target.data_ptr<int64_t>();
   float* loss_data = loss.data_ptr<float>();
   const auto padded_t = padded.t();
-
-  at::parallel_for(0, n_chunks, 1, [&](int64_t chunk_begin, int64_t chunk_end) {
+  const auto options = items.options();
+  // chunks of 64-row blocks; each sums its item gradient in its own (m, d) buffer (chunks.h)
+  tuner::sum_over_chunks((B + kRowBlock - 1) / kRowBlock, m * d, grad_items.data_ptr<float>(),
+                         [&](int64_t block_lo, int64_t block_hi, float* sums) {
     at::NoGradGuard no_grad;  // grad mode is per thread: the pool's threads don't inherit the caller's
-    auto scores = torch::empty({kRowBlock, m}, items.options());
-    for (int64_t chunk = chunk_begin; chunk < chunk_end; ++chunk) {
-      const int64_t lo = chunk * blocks_per_chunk * kRowBlock, hi = std::min(B, lo + blocks_per_chunk * kRowBlock);
-      for (int64_t row = lo; row < hi; row += kRowBlock) {
-        const int64_t rows = std::min(kRowBlock, hi - row);
-        auto block = scores.narrow(0, 0, rows);
-        auto seq = sequence.narrow(0, row, rows);
-        at::mm_out(block, seq, padded_t);
-        float* s = block.data_ptr<float>();
-        for (int64_t i = 0; i < rows; ++i) {
-          loss_data[row + i] = softmax_minus_one_hot(s + i * m, n, m, target_data[row + i]);
-        }
-        auto grad_rows = grad_sequence.narrow(0, row, rows);
-        at::mm_out(grad_rows, block, padded);
-        partial[chunk].addmm_(block.t(), seq);
+    auto own_grad_items = torch::from_blob(sums, {m, d}, options);
+    auto scores = torch::empty({kRowBlock, m}, options);
+    for (int64_t row = block_lo * kRowBlock; row < std::min(B, block_hi * kRowBlock); row += kRowBlock) {
+      const int64_t rows = std::min(kRowBlock, B - row);
+      auto block = scores.narrow(0, 0, rows);
+      auto seq = sequence.narrow(0, row, rows);
+      at::mm_out(block, seq, padded_t);
+      float* s = block.data_ptr<float>();
+      for (int64_t i = 0; i < rows; ++i) {
+        loss_data[row + i] = softmax_minus_one_hot(s + i * m, n, m, target_data[row + i]);
       }
+      auto grad_rows = grad_sequence.narrow(0, row, rows);
+      at::mm_out(grad_rows, block, padded);
+      own_grad_items.addmm_(block.t(), seq);
     }
   });
-  for (int64_t chunk = 1; chunk < n_chunks; ++chunk) grad_items.add_(partial[chunk]);
   return {loss, grad_sequence, grad_items.narrow(0, 0, n)};
 }

@@ -6,8 +6,8 @@
 //   grad_E[b, start + k]        += g[b, col] * W[row(h, k), f]
 //   grad_W[row(h, k), f]        += g[b, col] * E[b, start + k]
 // Torch ops can only express this as gathers of index tables built per step; here it is one pass.
-// Examples go to threads in equal contiguous chunks; each thread sums its filter gradient in its
-// own buffer, added in chunk order afterwards, so a given thread count always gives the same sums.
+// Examples go to threads in equal contiguous chunks, each summing its filter gradient in its own
+// buffer (chunks.h), so a given thread count always gives the same sums.
 // float32 with d a multiple of 8 (the models' case) runs the two gradients as separate passes
 // with vector accumulators; other cases run one scalar pass.
 #include <torch/extension.h>
@@ -17,6 +17,7 @@
 #include <limits>
 #include <vector>
 
+#include "chunks.h"
 #include "vector.h"
 
 namespace {
@@ -31,50 +32,38 @@ void horizontal_backward_kernel(const scalar_t* E, const scalar_t* W, const int3
                                 int64_t runtime_d) {
   const int64_t d = D > 0 ? D : runtime_d;
   const int64_t columns = L * nh, weight_size = L * (L + 1) / 2 * nh * d;
-  const int64_t n_chunks = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), B));
-  const int64_t per_chunk = (B + n_chunks - 1) / n_chunks;
-  std::vector<scalar_t> partial((n_chunks - 1) * weight_size, scalar_t(0));
-
-  at::parallel_for(0, n_chunks, 1, [&](int64_t chunk_begin, int64_t chunk_end) {
+  tuner::sum_over_chunks(B, weight_size, grad_W, [&](int64_t lo, int64_t hi, scalar_t* own_grad_W) {
     std::vector<scalar_t> row_sum_storage(d);
     alignas(64) scalar_t row_sum_fixed[D > 0 ? D : 1];
     scalar_t* __restrict__ row_sum = D > 0 ? row_sum_fixed : row_sum_storage.data();
-    for (int64_t chunk = chunk_begin; chunk < chunk_end; ++chunk) {
-      scalar_t* own_grad_W = chunk == 0 ? grad_W : partial.data() + (chunk - 1) * weight_size;
-      const int64_t lo = chunk * per_chunk, hi = std::min(B, lo + per_chunk);
-      for (int64_t b0 = lo; b0 < hi; b0 += kExampleBlock) {
-        const int64_t b1 = std::min(hi, b0 + kExampleBlock);
-        for (int64_t h = 1; h <= L; ++h) {
-          for (int64_t f = 0; f < nh; ++f) {
-            const int64_t col = (h - 1) * nh + f;
-            for (int64_t k = 0; k < h; ++k) {
-              const int64_t filter_row = (h * (h - 1) / 2 + k) * nh + f;
-              const scalar_t* __restrict__ w = W + filter_row * d;
-              for (int64_t j = 0; j < d; ++j) row_sum[j] = 0;
-              for (int64_t b = b0; b < b1; ++b) {
-                const scalar_t g = grad[b * columns + col];
-                // clamped to the last start where height h fits: a NaN response leaves no valid argmax
-                const int64_t window = std::min<int64_t>(std::max<int32_t>(start[b * columns + col], 0), L - h);
-                const int64_t position = b * L + window + k;
-                const scalar_t* __restrict__ e = E + position * d;
-                scalar_t* __restrict__ ge = grad_E + position * d;
-                for (int64_t j = 0; j < d; ++j) {
-                  ge[j] += g * w[j];
-                  row_sum[j] += g * e[j];
-                }
+    for (int64_t b0 = lo; b0 < hi; b0 += kExampleBlock) {
+      const int64_t b1 = std::min(hi, b0 + kExampleBlock);
+      for (int64_t h = 1; h <= L; ++h) {
+        for (int64_t f = 0; f < nh; ++f) {
+          const int64_t col = (h - 1) * nh + f;
+          for (int64_t k = 0; k < h; ++k) {
+            const int64_t filter_row = (h * (h - 1) / 2 + k) * nh + f;
+            const scalar_t* __restrict__ w = W + filter_row * d;
+            for (int64_t j = 0; j < d; ++j) row_sum[j] = 0;
+            for (int64_t b = b0; b < b1; ++b) {
+              const scalar_t g = grad[b * columns + col];
+              // clamped to the last start where height h fits: a NaN response leaves no valid argmax
+              const int64_t window = std::min<int64_t>(std::max<int32_t>(start[b * columns + col], 0), L - h);
+              const int64_t position = b * L + window + k;
+              const scalar_t* __restrict__ e = E + position * d;
+              scalar_t* __restrict__ ge = grad_E + position * d;
+              for (int64_t j = 0; j < d; ++j) {
+                ge[j] += g * w[j];
+                row_sum[j] += g * e[j];
               }
-              scalar_t* __restrict__ gw = own_grad_W + filter_row * d;
-              for (int64_t j = 0; j < d; ++j) gw[j] += row_sum[j];
             }
+            scalar_t* __restrict__ gw = own_grad_W + filter_row * d;
+            for (int64_t j = 0; j < d; ++j) gw[j] += row_sum[j];
           }
         }
       }
     }
   });
-  for (int64_t chunk = 1; chunk < n_chunks; ++chunk) {
-    const scalar_t* p = partial.data() + (chunk - 1) * weight_size;
-    for (int64_t i = 0; i < weight_size; ++i) grad_W[i] += p[i];
-  }
 }
 
 // --- The float32 backward, d a multiple of 8, as two passes that each keep their sums in registers. ---
@@ -153,27 +142,16 @@ void horizontal_backward_float(const float* E, const float* W, const int32_t* st
                                int64_t grad_stride, float* grad_E, bool accumulate, float* grad_W, int64_t B,
                                int64_t L, int64_t nh, int64_t d) {
   const int64_t weight_size = L * (L + 1) / 2 * nh * d;
-  const int64_t n_chunks = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), B));
-  const int64_t per_chunk = (B + n_chunks - 1) / n_chunks;
-  std::vector<float> partial((n_chunks - 1) * weight_size, 0.0f);
-  at::parallel_for(0, n_chunks, 1, [&](int64_t chunk_begin, int64_t chunk_end) {
-    for (int64_t chunk = chunk_begin; chunk < chunk_end; ++chunk) {
-      float* own_grad_W = chunk == 0 ? grad_W : partial.data() + (chunk - 1) * weight_size;
-      const int64_t lo = chunk * per_chunk, hi = std::min(B, lo + per_chunk);
-      if (d == 64) {
-        filter_gradient_pass<8>(E, start, grad, grad_stride, own_grad_W, lo, hi, L, nh, d);
-      } else if (d == 32) {
-        filter_gradient_pass<4>(E, start, grad, grad_stride, own_grad_W, lo, hi, L, nh, d);
-      } else {
-        filter_gradient_pass<0>(E, start, grad, grad_stride, own_grad_W, lo, hi, L, nh, d);
-      }
-      input_gradient_pass(W, start, grad, grad_stride, grad_E, accumulate, lo, hi, L, nh, d);
+  tuner::sum_over_chunks(B, weight_size, grad_W, [&](int64_t lo, int64_t hi, float* own_grad_W) {
+    if (d == 64) {
+      filter_gradient_pass<8>(E, start, grad, grad_stride, own_grad_W, lo, hi, L, nh, d);
+    } else if (d == 32) {
+      filter_gradient_pass<4>(E, start, grad, grad_stride, own_grad_W, lo, hi, L, nh, d);
+    } else {
+      filter_gradient_pass<0>(E, start, grad, grad_stride, own_grad_W, lo, hi, L, nh, d);
     }
+    input_gradient_pass(W, start, grad, grad_stride, grad_E, accumulate, lo, hi, L, nh, d);
   });
-  for (int64_t chunk = 1; chunk < n_chunks; ++chunk) {
-    const float* p = partial.data() + (chunk - 1) * weight_size;
-    for (int64_t i = 0; i < weight_size; ++i) grad_W[i] += p[i];
-  }
 }
 
 // values (B, C), start (B, C): per (example, column), the max of R[t, b, c] over t < n_starts[c]

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "chunks.h"
 #include "vector.h"
 
 namespace {
@@ -86,37 +87,28 @@ std::vector<torch::Tensor> vertical_backward(torch::Tensor E, torch::Tensor weig
   if (grad.stride(2) != 1 || grad.stride(1) != d) grad = grad.contiguous();
   const int64_t grad_stride = grad.stride(0);
   auto grad_E = torch::empty_like(E);
-  const int64_t n_chunks = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), B));
-  const int64_t per_chunk = (B + n_chunks - 1) / n_chunks;
-  const int64_t sums = nv * L + nv;  // a chunk's weight gradient, then its bias gradient
-  std::vector<float> partial(n_chunks * sums, 0.0f);
+  auto grad_weight = torch::zeros({nv, L}, E.options());
+  auto grad_bias = torch::zeros({nv}, E.options());
+  const int64_t sums = nv * L + nv;  // the weight gradient, then the bias gradient
+  std::vector<float> total(sums, 0.0f);
   const float *e = E.data_ptr<float>(), *w = weight.data_ptr<float>(), *g = grad.data_ptr<float>();
   float* ge = grad_E.data_ptr<float>();
-  at::parallel_for(0, n_chunks, 1, [&](int64_t chunk_begin, int64_t chunk_end) {
-    for (int64_t chunk = chunk_begin; chunk < chunk_end; ++chunk) {
-      float* own = partial.data() + chunk * sums;
-      for (int64_t b = chunk * per_chunk; b < std::min(B, (chunk + 1) * per_chunk); ++b) {
-        for (int64_t v = 0; v < nv; ++v) own[nv * L + v] += sum_of(g + b * grad_stride + v * d, d);
-        for (int64_t l = 0; l < L; ++l) {
-          const float* e_row = e + (b * L + l) * d;
-          float* ge_row = ge + (b * L + l) * d;
-          std::fill(ge_row, ge_row + d, 0.0f);
-          for (int64_t v = 0; v < nv; ++v) {
-            const float* g_row = g + b * grad_stride + v * d;
-            add_scaled(ge_row, g_row, w[v * L + l], d);
-            own[v * L + l] += dot(g_row, e_row, d);
-          }
+  tuner::sum_over_chunks(B, sums, total.data(), [&](int64_t lo, int64_t hi, float* own) {
+    for (int64_t b = lo; b < hi; ++b) {
+      for (int64_t v = 0; v < nv; ++v) own[nv * L + v] += sum_of(g + b * grad_stride + v * d, d);
+      for (int64_t l = 0; l < L; ++l) {
+        const float* e_row = e + (b * L + l) * d;
+        float* ge_row = ge + (b * L + l) * d;
+        std::fill(ge_row, ge_row + d, 0.0f);
+        for (int64_t v = 0; v < nv; ++v) {
+          const float* g_row = g + b * grad_stride + v * d;
+          add_scaled(ge_row, g_row, w[v * L + l], d);
+          own[v * L + l] += dot(g_row, e_row, d);
         }
       }
     }
   });
-  auto grad_weight = torch::zeros({nv, L}, E.options());
-  auto grad_bias = torch::zeros({nv}, E.options());
-  float* gw = grad_weight.data_ptr<float>();
-  float* gb = grad_bias.data_ptr<float>();
-  for (int64_t chunk = 0; chunk < n_chunks; ++chunk) {
-    for (int64_t i = 0; i < nv * L; ++i) gw[i] += partial[chunk * sums + i];
-    for (int64_t v = 0; v < nv; ++v) gb[v] += partial[chunk * sums + nv * L + v];
-  }
+  std::copy(total.begin(), total.begin() + nv * L, grad_weight.data_ptr<float>());
+  std::copy(total.begin() + nv * L, total.end(), grad_bias.data_ptr<float>());
   return {grad_E, grad_weight, grad_bias};
 }
