@@ -68,3 +68,38 @@ def test_models_take_it_on_the_cpu(monkeypatch):
     monkeypatch.setattr(embedding, "cpu_kernels", lambda: Counting())
     model.item_embedding(torch.tensor([[1, 2, 0, 0]])).sum().backward()
     assert calls == ["embedding_backward"]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_lookup_of_a_computed_table_matches_indexing(dtype, kernel_path):
+    generator = torch.Generator().manual_seed(3)
+    base = torch.randn(9, 6, dtype=dtype, generator=generator, requires_grad=True)
+    index = torch.randint(0, 9, (40, 5), generator=generator)
+    index[0, :3] = 0  # row 0 is an ordinary row here: no padding
+    upstream = torch.randn(40, 5, 6, dtype=dtype, generator=generator)
+    ours = embedding.lookup(index, base * 2)
+    (ours * upstream).sum().backward()
+    ours_grad, base.grad = base.grad, None
+    theirs = (base * 2)[index]
+    (theirs * upstream).sum().backward()
+    assert torch.equal(ours.detach(), theirs.detach())
+    torch.testing.assert_close(ours_grad, base.grad, rtol=1e-6, atol=1e-5)
+    assert ours_grad[0].any()
+
+
+def test_gru4recf_item_features_take_the_kernel(monkeypatch):
+    require_kernels()
+    from tuner.models.item_features import ItemFeatureEmbedding
+
+    features = ItemFeatureEmbedding({"class": torch.randint(0, 4, (12, 3))}, {"class": 4}, ["class"], "sum", 8)
+    calls = []
+    real = native.cpu_kernels()
+
+    class Counting:
+        def __getattr__(self, name):
+            calls.append(name)
+            return getattr(real, name)
+
+    monkeypatch.setattr(embedding, "cpu_kernels", lambda: Counting())
+    features(torch.tensor([[1, 2, 0], [3, 3, 11]])).sum().backward()
+    assert calls == ["embedding_backward"]

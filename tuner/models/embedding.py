@@ -5,6 +5,7 @@ adds their gradients; the models' lookups are tens of thousands of rows into tab
 thousand, where adding each row in place, in index order, is several times faster. Everything else
 (the forward, the parameter, ``padding_idx`` getting no gradient, state dicts) is nn.Embedding's;
 off the CPU, in float64, or where the kernels can't build, it is nn.Embedding outright.
+:func:`lookup` does the same for a table computed in the forward (GRU4RecF's pooled item features).
 """
 
 from __future__ import annotations
@@ -20,6 +21,14 @@ def _kernels_for(weight: torch.Tensor):
     if weight.device.type == "cpu" and weight.dtype == torch.float32 and weight.requires_grad:
         return cpu_kernels()
     return None
+
+
+def lookup(index: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+    """``table[index]`` for a computed (non-parameter) table, with the CPU gradient above: indexing's
+    own gradient is an ``index_put_`` with accumulation, slower still than embedding_dense_backward."""
+    if _kernels_for(table) is None:
+        return F.embedding(index, table)
+    return _Lookup.apply(index, table, -1)
 
 
 class Embedding(nn.Embedding):

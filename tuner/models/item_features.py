@@ -24,6 +24,8 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import nn
 
+from tuner.models.embedding import lookup
+
 POOLING_MODES = ("sum", "mean", "max")
 
 # RecBole's constants: the mean's guard against 0/0 and the max's penalty on padding.
@@ -81,7 +83,7 @@ class ItemFeatureEmbedding(nn.Module):
 
     def forward(self, item_seq: torch.Tensor) -> torch.Tensor:
         table = self.item_table().flatten(1)  # (n_item_ids, n_fields * d)
-        return table[item_seq]  # (B, L, n_fields * d)
+        return lookup(item_seq, table)  # (B, L, n_fields * d)
 
 
 def _checked_table(name: str, table: torch.Tensor, feature_sizes: Mapping[str, int]) -> torch.Tensor:
