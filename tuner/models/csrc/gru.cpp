@@ -79,29 +79,29 @@ struct Span {
 };
 
 // Rows [begin, end) of one forward step; h_prev and h_out rows are h_stride apart (steps of the
-// (B, L, H) output). gh == nullptr: h_prev is 0 (the first step). saved ==
-// nullptr: nothing is kept (inference). Arguments by value: the kernels' loops run faster when
-// GCC need not reload them through a lambda's captured references (see dropout.cpp).
+// (B, L, H) output). h_prev == nullptr: the first step, whose previous state is 0, so gh = 0 and is
+// not read. saved == nullptr: nothing is kept (inference). Arguments by value: the kernels' loops
+// run faster when GCC need not reload them through a lambda's captured references (see dropout.cpp).
 void forward_rows(int64_t begin, int64_t end, int64_t H, const float* gi, const float* gh, const float* h_prev,
                   float* h_out, int64_t h_stride, float* saved) {
   for (int64_t b = begin; b < end; ++b) {
     const float* gi_row = gi + b * 3 * H;
-    const float* gh_row = gh == nullptr ? nullptr : gh + b * 3 * H;
+    const float* gh_row = gh + b * 3 * H;
     const float* hp_row = h_prev == nullptr ? nullptr : h_prev + b * h_stride;
     float* h_row = h_out + b * h_stride;
     float* saved_row = saved == nullptr ? nullptr : saved + b * 4 * H;
     for (int64_t j = 0; j < H; j += kWidth) {
       const Span span{std::min(kWidth, H - j)};
       Floats xr = span.load(gi_row + j), xz = span.load(gi_row + H + j), xn = span.load(gi_row + 2 * H + j);
-      Floats ghn = splat(0.0f);
-      if (gh_row != nullptr) {
+      Floats ghn = splat(0.0f), hp = splat(0.0f);
+      if (hp_row != nullptr) {
         xr += span.load(gh_row + j);
         xz += span.load(gh_row + H + j);
         ghn = span.load(gh_row + 2 * H + j);
+        hp = span.load(hp_row + j);
       }
       const Floats r = sigmoid(xr), z = sigmoid(xz);
       const Floats n = tanh(xn + r * ghn);
-      const Floats hp = gh_row == nullptr ? splat(0.0f) : span.load(hp_row + j);
       span.store(h_row + j, n + z * (hp - n));
       if (saved_row != nullptr) {
         span.store(saved_row + j, r);
@@ -176,7 +176,7 @@ std::vector<torch::Tensor> gru_forward(torch::Tensor x, torch::Tensor w_ih, torc
     torch::Tensor saved = keep ? torch::empty({B, 4 * H}, x.options()) : torch::Tensor();
     if (keep) result.push_back(saved);
     const float* gi_data = gi.data_ptr<float>();
-    const float* gh_data = t > 0 ? gh.data_ptr<float>() : nullptr;
+    const float* gh_data = gh.data_ptr<float>();
     const float* h_prev = t > 0 ? out_data + (t - 1) * H : nullptr;
     float* h_out = out_data + t * H;
     float* saved_data = keep ? saved.data_ptr<float>() : nullptr;
