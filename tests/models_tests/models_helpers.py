@@ -49,3 +49,16 @@ def take_path(path: str, module, monkeypatch) -> str:
     else:
         require_kernels()
     return path
+
+
+class CountingKernels:
+    """The real C++ kernels, recording in ``calls`` each entry point looked up whose name starts with
+    ``prefix`` (every one with the default); monkeypatch a module's ``cpu_kernels`` to return it."""
+
+    def __init__(self, calls: list, prefix: str = ""):
+        self.real, self.calls, self.prefix = native.cpu_kernels(), calls, prefix
+
+    def __getattr__(self, name):
+        if name.startswith(self.prefix):
+            self.calls.append(name)
+        return getattr(self.real, name)

@@ -7,7 +7,7 @@ from torch import nn
 from tuner.models import embedding, native
 from tuner.models.embedding import Embedding
 
-from models_helpers import KERNEL_PATHS, require_kernels, take_path
+from models_helpers import KERNEL_PATHS, CountingKernels, require_kernels, take_path
 
 
 @pytest.fixture(params=KERNEL_PATHS)
@@ -57,15 +57,7 @@ def test_models_take_it_on_the_cpu(monkeypatch):
     model = build_model("Caser", {}, n_user_ids=10, n_item_ids=20, max_seq_length=4)
     assert isinstance(model.item_embedding, Embedding) and isinstance(model.user_embedding, Embedding)
     calls = []
-    real = native.cpu_kernels()
-
-    class Counting:
-        def __getattr__(self, name):
-            if name == "embedding_backward":
-                calls.append(name)
-            return getattr(real, name)
-
-    monkeypatch.setattr(embedding, "cpu_kernels", lambda: Counting())
+    monkeypatch.setattr(embedding, "cpu_kernels", lambda: CountingKernels(calls, "embedding_backward"))
     model.item_embedding(torch.tensor([[1, 2, 0, 0]])).sum().backward()
     assert calls == ["embedding_backward"]
 
@@ -93,13 +85,6 @@ def test_gru4recf_item_features_take_the_kernel(monkeypatch):
 
     features = ItemFeatureEmbedding({"class": torch.randint(0, 4, (12, 3))}, {"class": 4}, ["class"], "sum", 8)
     calls = []
-    real = native.cpu_kernels()
-
-    class Counting:
-        def __getattr__(self, name):
-            calls.append(name)
-            return getattr(real, name)
-
-    monkeypatch.setattr(embedding, "cpu_kernels", lambda: Counting())
+    monkeypatch.setattr(embedding, "cpu_kernels", lambda: CountingKernels(calls))
     features(torch.tensor([[1, 2, 0], [3, 3, 11]])).sum().backward()
     assert calls == ["embedding_backward"]

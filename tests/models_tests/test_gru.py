@@ -7,7 +7,7 @@ from torch import nn
 from tuner.models import gru, native
 from tuner.models.gru import GRU
 
-from models_helpers import require_kernels
+from models_helpers import CountingKernels, require_kernels
 
 
 def paired(input_size, hidden_size, num_layers, **options):
@@ -26,23 +26,11 @@ def run(module, x, upstream):
     return output.detach(), last.detach(), x.grad, [p.grad for p in module.parameters()]
 
 
-class CountingKernels:
-    """The real kernels, recording which GRU entry points were called."""
-
-    def __init__(self, calls):
-        self.real, self.calls = native.cpu_kernels(), calls
-
-    def __getattr__(self, name):
-        if name.startswith("gru_"):
-            self.calls.append(name)
-        return getattr(self.real, name)
-
-
 @pytest.fixture
 def gru_calls(monkeypatch):
     require_kernels()
     calls = []
-    monkeypatch.setattr(gru, "cpu_kernels", lambda: CountingKernels(calls))
+    monkeypatch.setattr(gru, "cpu_kernels", lambda: CountingKernels(calls, "gru_"))
     return calls
 
 
