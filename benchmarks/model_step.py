@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from tuner.models import Batch, Caser, build_model
+from tuner.training.heap import keep_freed_memory
 
 N_USERS, N_ITEMS, N_CLASSES, CLASS_SLOTS = 944, 1683, 20, 6  # ml-100k's sizes
 
@@ -110,6 +111,7 @@ def main(argv=None) -> None:
     parser.add_argument("--compile", action="store_true", help="also time torch.compile'd models")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    keep_freed_memory()  # as the trainer does: else each step page-faults its large buffers in again
     torch.manual_seed(0)
     repeats = 3 if args.quick else args.repeats
 
