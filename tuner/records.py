@@ -19,6 +19,9 @@ Trial user attributes (written by the worker that ran the trial):
 - ``retry_of``: the number of the trial this one reruns after a crash or an interruption
 - ``copy_of``: the sampler drew the parameters of this complete trial again; its result was reused
   rather than trained twice (training is deterministic for one job), as Optuna's FAQ suggests
+- ``epoch_metrics``: the learning curves, ``{"epoch": [1, 2, ...], "seconds": [...], "ndcg@10": [...], ...}``:
+  every reported epoch's validation metrics (6 significant digits) and the seconds since the previous report
+  (that epoch's training and validation); for complete, pruned and failed trials alike
 - ``gpu_peak_mib``: peak GPU memory the trial allocated (GPU trials only)
 Per-epoch validation objective values are Optuna intermediate values (step = epoch).
 Budget: the job's ``n_trials`` trials are queued at submit as WAITING trials; every trial counts once
@@ -52,4 +55,5 @@ FAIL_REASON = "fail_reason"
 PRUNE_REASON = "prune_reason"
 RETRY_OF = "retry_of"
 COPY_OF = "copy_of"
+EPOCH_METRICS = "epoch_metrics"
 GPU_PEAK_MIB = "gpu_peak_mib"

@@ -38,6 +38,10 @@ def check_real_results(url: str, points: int = 8) -> list:
         assert 1 <= t.user_attrs[records.BEST_EPOCH] <= t.user_attrs[records.EPOCHS] <= 6
         assert sorted(t.intermediate_values) == list(range(1, t.user_attrs[records.EPOCHS] + 1))
         assert t.intermediate_values[t.user_attrs[records.BEST_EPOCH]] == pytest.approx(t.value)
+        curves = t.user_attrs[records.EPOCH_METRICS]  # every metric's learning curve, as the objective's
+        assert curves["epoch"] == sorted(t.intermediate_values) and all(s > 0 for s in curves["seconds"])
+        assert curves["ndcg@10"] == pytest.approx([t.intermediate_values[e] for e in curves["epoch"]], rel=1e-5)
+        assert {"recall@10", "mrr@10"} <= set(curves)
     return trials
 
 

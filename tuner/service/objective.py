@@ -10,6 +10,7 @@ validation: that reports the objective to Optuna, and raises ``optuna.TrialPrune
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -65,12 +66,22 @@ class EpochReporter:
         self.epochs = 0  # epochs reported so far
         self.best_epoch: int | None = None
         self.best_metrics: dict[str, float] = {}  # validation metrics at the best epoch so far
+        # Every reported epoch's validation metrics and seconds since the previous report (records.EPOCH_METRICS):
+        # the whole learning curve of every metric, so strategies can be replayed from a finished job.
+        self.curves: dict[str, list[float]] = {"epoch": [], "seconds": []}
+        self._last_report = time.monotonic()
 
     def __call__(self, epoch: int, valid_metrics: Mapping[str, float]) -> None:
         if self.objective not in valid_metrics:
             raise KeyError(f"the trainer reported {sorted(valid_metrics)} but not the objective {self.objective!r}")
         value = float(valid_metrics[self.objective])
         self.epochs = epoch
+        now = time.monotonic()
+        self.curves["epoch"].append(epoch)
+        self.curves["seconds"].append(round(now - self._last_report, 3))
+        self._last_report = now
+        for key, metric in valid_metrics.items():
+            self.curves.setdefault(key, []).append(float(f"{float(metric):.6g}"))
         best = self.best_metrics.get(self.objective)
         if math.isfinite(value) and (best is None or value > best):
             self.best_epoch, self.best_metrics = epoch, {k: float(v) for k, v in valid_metrics.items()}

@@ -224,7 +224,7 @@ class SlotRunner:
     def _reuse(self, job: Job, study: optuna.Study, trial: optuna.Trial, twin: FrozenTrial) -> None:
         """The sampler drew a configuration that already completed (TPE does, in small categorical spaces):
         record that trial's result again instead of training the same thing twice."""
-        kept = (records.VALID_METRICS, records.TEST_METRICS, records.BEST_EPOCH, records.EPOCHS)
+        kept = (records.VALID_METRICS, records.TEST_METRICS, records.BEST_EPOCH, records.EPOCHS, records.EPOCH_METRICS)
         attrs = {k: twin.user_attrs[k] for k in kept if k in twin.user_attrs}
         attrs.update({records.COPY_OF: twin.number, records.SECONDS: 0.0})
         if self._record(study, trial, TrialState.COMPLETE, twin.value, attrs):
@@ -258,6 +258,8 @@ class SlotRunner:
             state, attrs = TrialState.FAIL, {**_partial(reporter, started), records.FAIL_REASON: reason}
         else:
             state, attrs, value = _complete(result, objective)
+        if reporter.curves["epoch"]:
+            attrs[records.EPOCH_METRICS] = reporter.curves
         peak = devices.release_memory(self.slot.device, collect=time.monotonic() - started > 1.0)
         if peak is not None:
             attrs[records.GPU_PEAK_MIB] = peak
