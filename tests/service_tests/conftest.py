@@ -50,6 +50,24 @@ def _scratch_database(server_url: str) -> Iterator[str]:
         admin.dispose()
 
 
+MYSQL_URL = os.environ.get("TUNER_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
+
+
+@pytest.fixture
+def mysql_url() -> Iterator[str]:
+    """A fresh database on the local MariaDB server (the MySQL storage), dropped afterwards; fails, never skips."""
+    name = f"tuner_service_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(MYSQL_URL, poolclass=sa.pool.NullPool)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    try:
+        yield sa.engine.make_url(MYSQL_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+        admin.dispose()
+
+
 @dataclass
 class PrivatePostgres:
     """A PostgreSQL server of our own (initdb in a temp folder, a free port), so a test may restart it."""

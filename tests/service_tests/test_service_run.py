@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import uuid
 
 import pytest
-import sqlalchemy as sa
 from optuna.trial import TrialState
 
 from tests.service_tests import objectives
@@ -51,22 +49,11 @@ def test_a_larger_budget_adds_trials_and_any_other_change_is_refused(write_spec,
     assert len(trials_of(sqlite_url, "job")) == 5
 
 
-def test_mysql_storage(write_spec):
+def test_mysql_storage(write_spec, mysql_url):
     """MariaDB/MySQL through pymysql (the ``mysql`` extra): a scratch database on the local server."""
-    server = "mysql+pymysql://root@127.0.0.1:3306/test"
-    name = f"tuner_service_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(server, poolclass=sa.pool.NullPool)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    try:
-        url = sa.engine.make_url(server).set(database=name).render_as_string(hide_password=False)
-        outcome = run_job(write_spec(), url, objective=objectives.quick, **FAST)
-        assert outcome.status.complete == 6
-        assert [t.state for t in trials_of(url, "job")] == [TrialState.COMPLETE] * 6
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
-        admin.dispose()
+    outcome = run_job(write_spec(), mysql_url, objective=objectives.quick, **FAST)
+    assert outcome.status.complete == 6
+    assert [t.state for t in trials_of(mysql_url, "job")] == [TrialState.COMPLETE] * 6
 
 
 def test_optunas_own_cli_reads_the_job(write_spec, sqlite_url):
