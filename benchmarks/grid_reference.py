@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/grid_reference.py            # submit or continue the grid job, then export
     .venv/bin/python benchmarks/grid_reference.py --export   # only write the table (from a partial job too)
 
-The job (benchmarks/grid_reference.yaml: RecBole's protocol, epochs capped at 40) runs through the service
+The job (benchmarks/grid_reference.yaml: RecBole's protocol, epochs capped at 50) runs through the service
 itself, 2 CPU worker slots of one torch thread each, in a SQLite file kept out of git
 (benchmarks/results/grid.db), so an interrupted run continues where it stopped. The table,
 benchmarks/results/caser-ml100k-grid.csv, has one row per configuration and epoch: the parameters, the
