@@ -18,7 +18,8 @@ def test_json_is_exactly_one_object_and_progress_goes_to_stderr(model, capsys):
     assert main(["train", "--model", model, *TINY, "--json"]) == 0
     out, err = capsys.readouterr()
     summary = json.loads(out)  # the whole of stdout is one JSON document
-    assert set(summary) == {"valid", "test", "best_epoch", "epochs", "seconds"}
+    assert set(summary) == {"valid", "test", "train_loss", "best_epoch", "epochs", "seconds"}
+    assert summary["train_loss"] > 0
     assert set(summary["valid"]) == KEYS and set(summary["test"]) == KEYS
     assert summary["epochs"] == 2 and summary["best_epoch"] in (1, 2) and summary["seconds"] > 0
     assert all(0.0 <= v <= 1.0 for v in summary["test"].values())

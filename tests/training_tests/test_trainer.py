@@ -44,6 +44,23 @@ def test_learns_the_pattern_and_reports_every_metric():
     assert result.epochs == len(result.history) and result.seconds > 0
 
 
+def test_per_user_ranks_give_the_reported_metrics():
+    """The ranks of the best validation epoch and of the test, one per user in split order, are what
+    the mean metrics were computed from; train_loss is the last epoch's mean batch loss."""
+    from tuner.per_user import per_user_values
+
+    data = cycle_dataset()
+    _, result = trained(data=data)
+    assert set(result.ranks) == {"valid", "test"}
+    for split, metrics in (("valid", result.valid), ("test", result.test)):
+        ranks = result.ranks[split]
+        assert ranks.shape == (len(getattr(data, split)),) and 0 <= ranks.min() and ranks.max() <= 5
+        for key in ("ndcg@5", "mrr@5", "hit@1", "precision@5"):
+            assert per_user_values(ranks, key).mean() == pytest.approx(metrics[key], rel=1e-9)
+    batches = -(-len(data.train) // FAST["train_batch_size"])
+    assert result.train_loss == pytest.approx(result.history[-1]["loss"] / batches)
+
+
 def test_an_untrained_model_scores_far_worse():
     init_seed(7)
     data = cycle_dataset()

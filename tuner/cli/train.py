@@ -44,6 +44,7 @@ def handle(args: argparse.Namespace) -> int:
     summary = {
         "valid": result.valid,
         "test": result.test,
+        "train_loss": result.train_loss,  # the last epoch's mean batch loss
         "best_epoch": result.best_epoch,
         "epochs": result.epochs,
         "seconds": round(result.seconds, 3),

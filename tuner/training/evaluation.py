@@ -2,7 +2,8 @@
 
 Every item is scored, the padding item is set to ``-inf``, and nothing else is masked: items of the
 user's history stay rankable (RecBole's ``FullSortEvalDataLoader`` passes no history index for
-sequential datasets). Scores never leave the device; only per-batch sums do.
+sequential datasets). Scores never leave the device; only per-batch sums do, and the targets' ranks
+when the caller asks to keep them (still on the device, in the split's row order).
 """
 
 from __future__ import annotations
@@ -24,8 +25,12 @@ def evaluate(
     metrics: Sequence[str],
     topk: Sequence[int],
     batch_size: int,
+    ranks: list[torch.Tensor] | None = None,
 ) -> dict[str, float]:
-    """Mean metrics over ``split`` (whose tensors are on the model's device), keys like ``"ndcg@10"``."""
+    """Mean metrics over ``split`` (whose tensors are on the model's device), keys like ``"ndcg@10"``.
+
+    ``ranks``: a list that receives each batch's (B,) target ranks (see :func:`target_ranks`), so the
+    caller can keep the per-user results of an epoch it wants without evaluating it again."""
     was_training = model.training
     model.eval()
     totals: dict[str, float] = {}
@@ -34,8 +39,10 @@ def evaluate(
             for batch in eval_batches(split, batch_size):
                 scores = model.full_sort_scores(batch)  # (B, n_item_ids)
                 scores[:, 0] = -torch.inf
-                ranks = target_ranks(scores, batch.target, max(topk))
-                for key, value in metric_sums(ranks, metrics, topk).items():
+                batch_ranks = target_ranks(scores, batch.target, max(topk))
+                if ranks is not None:
+                    ranks.append(batch_ranks)
+                for key, value in metric_sums(batch_ranks, metrics, topk).items():
                     totals[key] = totals.get(key, 0.0) + value
     finally:
         model.train(was_training)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 
 from tuner.data.dataset import SequentialDataset, Split
@@ -42,6 +43,10 @@ class RunResult:
     epochs: int  # epochs trained (early stopping may end the run before ``epochs``)
     seconds: float  # wall-clock time of training and evaluation
     history: list[dict[str, Any]] = field(default_factory=list)  # one record per epoch (see ``fit``)
+    # Per user, in the split's row order: the target's rank in the top max(topk) (0: not there), from which
+    # every metric follows (tuner.per_user); "valid" at the best epoch, "test" with the best weights.
+    ranks: dict[str, np.ndarray] = field(default_factory=dict)
+    train_loss: float = math.nan  # the last epoch's mean batch loss
 
 
 def fit(
@@ -112,6 +117,7 @@ class _Run:
         eval_step = min(config.eval_step, config.epochs)  # as RecBole
         history: list[dict[str, Any]] = []
         best_valid: dict[str, float] = {}
+        best_ranks: np.ndarray | None = None
         best_epoch = 0
         for epoch in range(1, config.epochs + 1):
             tick = time.perf_counter()
@@ -120,12 +126,13 @@ class _Run:
             stop = False
             if epoch % eval_step == 0:
                 tick = time.perf_counter()
-                valid = self.evaluate(self.valid)
+                parts: list[torch.Tensor] = []
+                valid = self.evaluate(self.valid, parts)
                 record["valid"] = valid
                 record["valid_seconds"] = time.perf_counter() - tick
                 improved, stop = stopper.update(valid[config.valid_metric])
-                if improved:
-                    best_valid, best_epoch = valid, epoch
+                if improved:  # the ranks leave the device only for the epochs that become the best
+                    best_valid, best_epoch, best_ranks = valid, epoch, _to_numpy(parts)
                     self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
                 record["best_epoch"] = best_epoch
             history.append(record)
@@ -137,7 +144,11 @@ class _Run:
                 break
         if self.best_state is not None:
             self.model.load_state_dict(self.best_state)
-        test = self.evaluate(self.test)
+        parts = []
+        test = self.evaluate(self.test, parts)
+        ranks = {"test": _to_numpy(parts)}
+        if best_ranks is not None:
+            ranks["valid"] = best_ranks
         return RunResult(
             valid=best_valid,
             test=test,
@@ -145,6 +156,8 @@ class _Run:
             epochs=len(history),
             seconds=time.perf_counter() - start,
             history=history,
+            ranks=ranks,
+            train_loss=history[-1]["loss"] / len(self.train) if history else math.nan,
         )
 
     def train_epoch(self, epoch: int) -> float:
@@ -165,9 +178,10 @@ class _Run:
             )
         return value
 
-    def evaluate(self, split: Split) -> dict[str, float]:
+    def evaluate(self, split: Split, ranks: list[torch.Tensor] | None = None) -> dict[str, float]:
         return evaluate(
-            self.model, split, metrics=self.metric_names, topk=self.topk, batch_size=self.config.eval_batch_size
+            self.model, split, metrics=self.metric_names, topk=self.topk, batch_size=self.config.eval_batch_size,
+            ranks=ranks,
         )
 
     def release(self) -> None:
@@ -178,3 +192,8 @@ class _Run:
         self.model.zero_grad(set_to_none=True)
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
+
+
+def _to_numpy(parts: list[torch.Tensor]) -> np.ndarray:
+    """Batches of target ranks (on the device) as one per-user array in the split's row order."""
+    return torch.cat(parts).to(torch.int32).cpu().numpy() if parts else np.zeros(0, dtype=np.int32)
