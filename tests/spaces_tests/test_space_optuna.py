@@ -204,3 +204,30 @@ def test_randint_covers_numpys_integers_low_high(low, width):
     assert range(param.low, param.high + 1) == range(low, low + width)
     rng = np.random.default_rng(0)
     assert all(param.low <= int(v) <= param.high for v in rng.integers(low, low + width, size=20))
+
+
+def test_an_int_among_float_choices_reaches_optuna_as_a_float_and_the_model_as_written(tmp_path):
+    space = parse_text("reg_weight choice [0,1e-4,1e-5]\nnh choice [2, 4]\nmix choice [1, 2.5, 8]", "s")
+    assert space.distributions()["reg_weight"] == CategoricalDistribution((0.0, 1e-4, 1e-5))
+    assert [type(c) for c in space["reg_weight"].categories] == [float, float, float]
+    assert [type(c) for c in space["nh"].categories] == [int, int]  # ints alone stay ints
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    study = optuna.create_study(study_name="mixed", storage=url, sampler=optuna.samplers.RandomSampler(seed=0))
+    study.enqueue_trial(space.encode({"reg_weight": 0, "nh": 2, "mix": 2.5}))
+    suggested = []
+    study.optimize(lambda trial: suggested.append(space.suggest(trial)) or 0.0, n_trials=12)
+    stored = optuna.load_study(study_name="mixed", storage=url).trials
+    for trial, values in zip(stored, suggested):
+        distribution = trial.distributions["reg_weight"]
+        assert isinstance(distribution, CategoricalDistribution)
+        assert {type(c) for c in distribution.choices} == {float}
+        assert type(trial.params["reg_weight"]) is float
+        assert same(space.decode(trial.params), values)
+    assert same(suggested[0]["reg_weight"], 0)  # the model gets the int 0, as written
+    assert any(same(v["reg_weight"], 0) for v in suggested) and any(same(v["reg_weight"], 1e-5) for v in suggested)
+
+
+def test_ints_that_would_collide_as_floats_fall_back_to_json_categories():
+    param = parse_text("big choice [9007199254740992, 9007199254740993, 0.5]", "s")["big"]
+    assert param.categories == ("9007199254740992", "9007199254740993", "0.5")
+    assert same(param.decode(param.encode(9007199254740993)), 9007199254740993)

@@ -8,6 +8,8 @@ options apart with ``==`` (so ``1``, ``1.0`` and ``True`` would collapse into on
 is such a scalar and no two are ``==``, the options themselves are the categories (reports show
 ``0.01``); otherwise every option is stored as its JSON text (``'[64, 64]'``), which is lossless and
 tells ``1`` from ``1.0``. Either way ``decode`` returns the option exactly as written.
+Optuna gets one type per parameter: ints among floats (``reg_weight choice [0,1e-4,1e-5]``) are its
+floats (``0.0``), which optuna-dashboard and Optuna's samplers handle as one numeric axis.
 """
 
 from __future__ import annotations
@@ -55,14 +57,27 @@ class Param:
     def categories_are_json(self) -> bool:
         """True when the Optuna categories are the options' JSON texts rather than the options."""
         scalars = all(type(v) in _SCALARS for v in self.values)
-        return not scalars or len(set(self.values)) != len(self.values)
+        return not scalars or len(set(self.values)) != len(self.values) or self._as_floats == ()
 
     @cached_property
     def categories(self) -> tuple[Any, ...]:
         """The choices of the Optuna ``CategoricalDistribution``, one per option, in order."""
         if self.categories_are_json:
             return tuple(json.dumps(v) for v in self.values)
-        return self.values
+        return self._as_floats or self.values
+
+    @cached_property
+    def _as_floats(self) -> tuple[float, ...] | None:
+        """Options that mix ints and floats (nothing else) as floats; ``()`` if two would then be equal
+        (or an int is too large for a float); None when they do not mix the two."""
+        types = {type(v) for v in self.values}
+        if types != {int, float}:
+            return None
+        try:
+            floats = tuple(float(v) for v in self.values)
+        except OverflowError:
+            return ()
+        return floats if len(set(floats)) == len(floats) else ()
 
     @cached_property
     def _option_index(self) -> dict[str, int]:
