@@ -54,8 +54,8 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "train_neg_sample_args": None,  # RecBole files need ~ with CE; BPR always samples one uniform negative
 }
 
-# Names RecBole users write that mean one of ours.
-ALIASES: dict[str, str] = {"n_h": "nh", "n_v": "nv"}
+# Names users write that mean one of ours: RecBole's spellings, and the D2L tutorial's L for the window.
+ALIASES: dict[str, str] = {"n_h": "nh", "n_v": "nv", "L": "MAX_ITEM_LIST_LENGTH"}
 
 
 class YamlLoader(yaml.SafeLoader):
@@ -144,6 +144,15 @@ def check_names(names: Iterable[str], known: Iterable[str], where: str) -> None:
             raise ConfigError(f"{where}: unknown parameter {name!r}{suggest(name, known)}")
 
 
+def check_no_alias_twice(names: Iterable[str], where: str) -> None:
+    """One layer may not give a parameter under two names (``L`` and ``MAX_ITEM_LIST_LENGTH``): which would win?"""
+    seen: dict[str, str] = {}
+    for name in names:
+        first = seen.setdefault(canonical(name), name)
+        if first != name:
+            raise ConfigError(f"{where}: {first!r} and {name!r} are the same parameter; give one of them")
+
+
 def merge(defaults: Mapping[str, Any], layers: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[str, Any]:
     """Apply ``(where, values)`` layers over ``defaults``, lowest precedence first.
 
@@ -153,6 +162,7 @@ def merge(defaults: Mapping[str, Any], layers: Iterable[tuple[str, Mapping[str, 
     out = dict(defaults)
     for where, values in layers:
         check_names(values, defaults, where)
+        check_no_alias_twice(values, where)
         for name, value in values.items():
             out[canonical(name)] = value
     return out

@@ -12,7 +12,7 @@ SHAPE = dict(n_user_ids=5, n_item_ids=4, max_seq_length=3, item_features={"class
 
 
 def test_names_and_recbole_defaults():
-    assert MODEL_NAMES == ("Caser", "GRU4RecF")
+    assert MODEL_NAMES == ("Caser", "GRU4RecF", "CaserD2L")
     # RecBole 1.2.1's properties/model/Caser.yaml and GRU4RecF.yaml
     assert model_defaults("Caser") == {
         "embedding_size": 64, "nh": 8, "nv": 4, "dropout_prob": 0.4, "reg_weight": 1e-4, "loss_type": "CE",

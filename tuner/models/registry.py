@@ -12,11 +12,12 @@ from tuner.config import canonical, suggest
 from tuner.errors import ConfigError
 from tuner.models.base import SequentialRecommender
 from tuner.models.caser import Caser, CaserConfig
+from tuner.models.caser_d2l import CaserD2L, CaserD2LConfig
 from tuner.models.gru4recf import GRU4RecF, GRU4RecFConfig
 
-MODEL_NAMES: tuple[str, ...] = ("Caser", "GRU4RecF")
+MODEL_NAMES: tuple[str, ...] = ("Caser", "GRU4RecF", "CaserD2L")
 
-_CONFIGS = {"Caser": CaserConfig, "GRU4RecF": GRU4RecFConfig}
+_CONFIGS = {"Caser": CaserConfig, "GRU4RecF": GRU4RecFConfig, "CaserD2L": CaserD2LConfig}
 
 # Config fields that come from the dataset, not from the user's parameters.
 _STRUCTURE = ("n_user_ids", "n_item_ids", "max_seq_length")
@@ -63,5 +64,7 @@ def build_model(
     if name == "Caser":
         config = CaserConfig(n_user_ids=n_user_ids, n_item_ids=n_item_ids, max_seq_length=max_seq_length, **mine)
         return Caser(config)
+    if name == "CaserD2L":  # D2L's ids: no padding row, so the dataset's counts are the table sizes
+        return CaserD2L(CaserD2LConfig(n_user_ids=n_user_ids, n_item_ids=n_item_ids, max_seq_length=max_seq_length, **mine))
     config = GRU4RecFConfig(n_item_ids=n_item_ids, max_seq_length=max_seq_length, **mine)
     return GRU4RecF(config, item_features or {}, feature_sizes or {})
