@@ -56,6 +56,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--top", type=int, default=10, metavar="K", help="configurations in the printed ranking (default 10)")
     run.set_defaults(func=_run)
 
+    confirm = subparsers.add_parser(
+        "confirm", help="queue more seeds of a finished job's best configurations",
+        description="Queue replicates (the same parameters, new seeds) of the job's K best configurations by mean "
+        "validation objective, S each, as WAITING trials for any worker; not counted against n_trials.",
+    )
+    confirm.add_argument("job", metavar="JOB")
+    confirm.add_argument("--top", type=int, metavar="K", help="configurations to replicate (default: the spec's confirm.top, else 3)")
+    confirm.add_argument("--seeds", type=int, metavar="S", help="new seeds per configuration (default: the spec's confirm.seeds, else 2)")
+    add_storage_option(confirm)
+    confirm.set_defaults(func=_confirm)
+
 
 def _submit(args: argparse.Namespace) -> int:
     import optuna
@@ -95,7 +106,7 @@ def _status(args: argparse.Namespace) -> int:
     if not jobs:
         print("no jobs (submit one with: tuner submit studies/caser-ml100k.yaml)")
     else:
-        rows = [[j.name, j.model, j.state, f"{j.complete + j.pruned + j.failed - j.requeued}/{j.budget}", j.complete,
+        rows = [[j.name, j.model, j.state, _done(j), j.complete,
                  j.pruned, j.failed, j.running, j.waiting,
                  f"{j.objective} {j.best_value:.4f} (#{j.best_trial})" if j.best_value is not None else "-",
                  _params(j.best_params)] for j in jobs]
@@ -136,12 +147,30 @@ def _run(args: argparse.Namespace) -> int:
     return outcome.exit_code
 
 
+def _confirm(args: argparse.Namespace) -> int:
+    from tuner.service import confirm_job
+
+    done = confirm_job(args.job, args.storage, top=args.top, seeds=args.seeds)
+    seeds = ", ".join(str(s) for s in sorted({seed for entry in done.plan for seed in entry["seeds"]})) or "-"
+    firsts = ", ".join(f"#{entry['number']}" for entry in done.plan) or "none"
+    print(f"job {done.job}: confirmation round {done.round}: {done.queued} replicate trial(s) queued for "
+          f"{len(done.plan)} configuration(s) (first runs {firsts}), seeds {seeds}; "
+          f"run them with: tuner worker --job {done.job} --until-done")
+    return 0
+
+
 def _write_report(url: str, name: str, output: str) -> None:
     # The report package is another module's; imported only here so the worker path never loads plotly.
     from tuner.report import read_jobs, write_report
 
     path = write_report(read_jobs(url, [name]), output)
     print(f"wrote {path}")
+
+
+def _done(job: Any) -> str:
+    """Search trials done of the budget, then the confirmation stage's replicates done of queued."""
+    search = job.complete + job.pruned + job.failed - job.requeued - job.replicates_done
+    return f"{search}/{job.budget}" + (f" +{job.replicates_done}/{job.replicates} confirm" if job.replicates else "")
 
 
 def _params(params: dict[str, Any]) -> str:

@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Train one configuration (RecBole parameter names) and print validation and test metrics. "
         "Precedence: --set > --config file > model defaults. Progress goes to stderr.",
     )
-    parser.add_argument("--model", required=True, help="Caser or GRU4RecF")
+    parser.add_argument("--model", required=True, help="Caser, GRU4RecF or CaserD2L (the D2L tutorial's, docs/caser-d2l.md)")
     parser.add_argument("--dataset", help="a built-in dataset (ml-100k, ...) or a RecBole atomic folder")
     parser.add_argument("--config", metavar="FILE", help="a YAML file of RecBole parameters")
     add_set_option(parser)
@@ -34,12 +34,13 @@ def handle(args: argparse.Namespace) -> int:
     # loads; a value the user set wins.
     os.environ.setdefault("OMP_WAIT_POLICY", "ACTIVE")
     from tuner.training import TrainerConfig, resolve, train  # torch loads only when a command needs it
+    from tuner.training.settings import ranks_every_candidate
 
     overrides = parse_set_items(args.set_items)
     if args.dataset is not None:
         overrides["dataset"] = args.dataset
     settings = resolve(args.model, args.config, overrides)
-    progress = ProgressPrinter(TrainerConfig.from_settings(settings).valid_metric)
+    progress = ProgressPrinter(TrainerConfig.from_settings(settings, full_rank=ranks_every_candidate(args.model)).valid_metric)
     result = train(args.model, settings, device=args.device, progress=progress, threads=args.threads)
     summary = {
         "valid": result.valid,

@@ -8,6 +8,7 @@ The worker modules never import plotly (the report does).
 """
 
 from tuner.environment import mask_url
+from tuner.service.confirm import Confirmation, confirm_job
 from tuner.service.devices import Slot, plan_slots
 from tuner.service.jobs import Job, Prepared, load_jobs, prepare, submit
 from tuner.service.objective import Objective, TrialContext, train_objective
@@ -19,6 +20,7 @@ from tuner.service.storage import open_storage
 from tuner.service.worker import run_worker
 
 __all__ = [
+    "Confirmation",
     "Job",
     "JobSpec",
     "JobStatus",
@@ -29,6 +31,7 @@ __all__ = [
     "Slot",
     "TrialContext",
     "WorkerStatus",
+    "confirm_job",
     "job_status",
     "load_jobs",
     "mask_url",

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from tuner.service.storage import ensure_side_table
+
 TABLE = "tuner_workers"
 LOST_AFTER_BEATS = 3  # a slot that missed this many heartbeats (and did not say it stopped) is "lost"
 FORGET_AFTER = dt.timedelta(days=7)  # rows older than this are deleted when a worker starts
@@ -54,11 +56,7 @@ class WorkerStatus:
 
 def ensure_table(engine: sa.Engine) -> None:
     """Create the table if missing; another process creating it at the same moment is fine."""
-    try:
-        _metadata.create_all(engine, checkfirst=True)
-    except (sa.exc.IntegrityError, sa.exc.ProgrammingError, sa.exc.OperationalError):
-        if not sa.inspect(engine).has_table(TABLE):
-            raise
+    ensure_side_table(engine, workers_table)
 
 
 def beat(

@@ -18,8 +18,9 @@ from tuner.service.storage import open_storage, storage_errors
 
 @dataclass(frozen=True)
 class JobStatus:
-    """One job's progress. Its budget counts every trial once, except a failed trial that was queued
-    again (``requeued``): ``complete + pruned + failed - requeued + running + waiting == budget``."""
+    """One job's progress. Its budget counts every search trial once, except a failed trial that was queued
+    again (``requeued``); the confirmation stage's replicates are counted apart, the same way:
+    ``complete + pruned + failed - requeued + running + waiting == budget + replicates``."""
 
     name: str
     model: str
@@ -40,6 +41,8 @@ class JobStatus:
     best_params: dict[str, Any]  # its parameters (real values)
     best_test: dict[str, float]  # its test metrics (shown, never used to choose)
     created_at: str | None
+    replicates: int = 0  # trials of the confirmation stage (role "replicate"), not part of the budget
+    replicates_done: int = 0  # of those, finished (complete, pruned, or failed and not queued again)
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -107,7 +110,13 @@ def job_status(job: Job, trials: Sequence[FrozenTrial]) -> JobStatus:
         best_value=best.value if best else None, best_trial=best.number if best else None,
         best_params=_values(job, best) if best else {}, best_test=dict(best.user_attrs.get(records.TEST_METRICS) or {}) if best else {},
         created_at=job.attrs.get(records.CREATED_AT),
+        **_replicate_counts(trials, requeued),
     )
+
+
+def _replicate_counts(trials: Sequence[FrozenTrial], requeued: set[int]) -> dict[str, int]:
+    counted = [t for t in trials if t.user_attrs.get(records.ROLE) == records.REPLICATE and t.number not in requeued]
+    return {"replicates": len(counted), "replicates_done": sum(t.state.is_finished() for t in counted)}
 
 
 def ranking(storage: str | None, name: str, top: int | None = None) -> list[RankedTrial]:

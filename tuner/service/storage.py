@@ -94,6 +94,18 @@ def set_trial_user_attrs(storage: optuna.storages.RDBStorage, trial_id: int, att
             storage._set_trial_attr_without_commit(session, models.TrialUserAttributeModel, trial_id, key, value)
 
 
+def ensure_side_table(engine: Any, table: Any) -> None:
+    """Create one of the tool's tables beside Optuna's if missing; another process creating it at the
+    same moment is fine."""
+    import sqlalchemy as sa
+
+    try:
+        table.metadata.create_all(engine, tables=[table], checkfirst=True)
+    except (sa.exc.IntegrityError, sa.exc.ProgrammingError, sa.exc.OperationalError):
+        if not sa.inspect(engine).has_table(table.name):
+            raise
+
+
 def _server_pool(connect_args: dict[str, Any]) -> dict[str, Any]:
     return {
         "pool_size": POOL_SIZE,

@@ -35,6 +35,10 @@ METRIC_NAMES = ("recall", "ndcg", "mrr", "hit", "precision")
 
 _METRIC_AT_K = re.compile(r"^([A-Za-z]+)@([0-9]+)$")
 
+# Metrics of the target's rank among all of a user's candidates, not of a top-K list: only a protocol that
+# ranks every candidate computes them (the D2L tutorial's, tuner.training.d2l; RecBole's full sort does not).
+FULL_RANK_METRICS = {"auc": "AUC"}
+
 
 def metric_key(name: str, k: int) -> str:
     """The result key: ``metric_key("NDCG", 10) == "ndcg@10"``."""
@@ -49,6 +53,24 @@ def parse_metric_at_k(text: str, where: str = "valid_metric") -> tuple[str, int]
             f"{where}: expected METRIC@K with METRIC one of Recall, NDCG, MRR, Hit, Precision and K >= 1, got {text!r}"
         )
     return match.group(1).lower(), int(match.group(2))
+
+
+def parse_valid_metric(text: str, full_rank: bool, where: str = "valid_metric") -> str:
+    """The result key of a validation metric: ``"NDCG@10"`` -> ``"ndcg@10"``; ``"AUC"`` -> ``"auc"`` where
+    ``full_rank`` (the protocol ranks every candidate), else a :class:`ConfigError` naming ``where``."""
+    if str(text).strip().lower() in FULL_RANK_METRICS:
+        return _full_rank_metric(str(text).strip().lower(), full_rank, where)
+    name, k = parse_metric_at_k(text, where)
+    return metric_key(name, k)
+
+
+def _full_rank_metric(name: str, full_rank: bool, where: str) -> str:
+    if not full_rank:
+        raise ConfigError(
+            f"{where}: {FULL_RANK_METRICS[name]} needs the target's rank among every candidate item, which only the "
+            "D2L protocol (model CaserD2L) computes; RecBole's top-K evaluation (Caser, GRU4RecF) cannot: use e.g. NDCG@10"
+        )
+    return name
 
 
 def target_ranks(scores: torch.Tensor, target: torch.Tensor, max_k: int) -> torch.Tensor:
@@ -86,11 +108,15 @@ def metric_sums(ranks: torch.Tensor, metrics: Iterable[str], topk: Iterable[int]
     return dict(zip(keys, torch.stack(sums).tolist()))  # one device sync for the whole batch
 
 
-def normalise_metric_names(metrics: Sequence[str] | str, where: str = "metrics") -> list[str]:
-    """RecBole writes ``["Recall", "NDCG"]`` (or one string); we keep lowercase known names."""
+def normalise_metric_names(metrics: Sequence[str] | str, where: str = "metrics", full_rank: bool = False) -> list[str]:
+    """RecBole writes ``["Recall", "NDCG"]`` (or one string); we keep lowercase known names (AUC only where
+    ``full_rank``: see :data:`FULL_RANK_METRICS`)."""
     names = [metrics] if isinstance(metrics, str) else list(metrics)
     out = []
     for name in names:
+        if isinstance(name, str) and name.lower() in FULL_RANK_METRICS:
+            out.append(_full_rank_metric(name.lower(), full_rank, where))
+            continue
         if not isinstance(name, str) or name.lower() not in METRIC_NAMES:
             raise ConfigError(f"{where}: unknown metric {name!r}; expected some of Recall, NDCG, MRR, Hit, Precision")
         out.append(name.lower())

@@ -17,7 +17,7 @@ from tuner.data import SequentialDataset, load_dataset, with_item_fields
 from tuner.errors import ConfigError
 from tuner.models.registry import build_model
 from tuner.training.seeding import init_seed
-from tuner.training.settings import resolve
+from tuner.training.settings import ranks_every_candidate, resolve
 from tuner.training.trainer import EpochHook, ProgressHook, RunResult, fit
 
 
@@ -42,6 +42,10 @@ def train(
         if threads < 1:
             raise ConfigError(f"threads: expected a positive integer, got {threads!r}")
         torch.set_num_threads(threads)
+    if ranks_every_candidate(model_name):  # the D2L tutorial's data, training and evaluation
+        from tuner.training.d2l import train_d2l
+
+        return train_d2l(model_name, settings, dataset=dataset, device=device, on_epoch=on_epoch, progress=progress)
     data = dataset_for(dataset if dataset is not None else settings.get("dataset"), settings)
     init_seed(settings["seed"], settings["reproducibility"])  # RecBole seeds right before building the model
     model = build_model(

@@ -18,7 +18,7 @@ import torch
 
 from tuner import config
 from tuner.errors import ConfigError
-from tuner.training.metrics import metric_key, normalise_metric_names, parse_metric_at_k
+from tuner.training.metrics import normalise_metric_names, parse_valid_metric
 
 # Names that say what to run rather than how; RecBole files often carry them.
 RUN_DEFAULTS: dict[str, Any] = {
@@ -26,11 +26,36 @@ RUN_DEFAULTS: dict[str, Any] = {
 }
 
 
+# Models trained and evaluated by the D2L tutorial's protocol (tuner.training.d2l), not RecBole's trainer.
+D2L_MODELS = ("CaserD2L",)
+# That protocol's defaults: the tutorial's run (window L = 5, Adam lr 0.04 wd 1e-5, batch 4096, 8 epochs).
+D2L_DEFAULTS: dict[str, Any] = {
+    "MAX_ITEM_LIST_LENGTH": 5,  # L (alias L): history items per window
+    "learning_rate": 0.04,
+    "weight_decay": 1e-5,
+    "train_batch_size": 4096,  # the last partial batch is dropped, as the tutorial's DataLoader does
+    "epochs": 8,
+    "valid_metric": "Hit@10",
+    "metrics": ["Hit", "AUC"],
+    "topk": [10, 50],
+    "holdout": "test",  # "test": the tutorial's split (latest per user); "valid_and_test": second-latest validates
+}
+HOLDOUTS = ("test", "valid_and_test")
+
+
 def known_params(model: str) -> dict[str, Any]:
     """Every parameter a run of ``model`` accepts, with its default (model defaults win over shared ones)."""
-    from tuner.models.registry import model_defaults  # models are heavy; load them when a model is named
+    from tuner.models.registry import model_defaults, model_name  # models are heavy; load them when a model is named
 
-    return {**RUN_DEFAULTS, **config.DATA_DEFAULTS, **config.TRAIN_DEFAULTS, **model_defaults(model)}
+    protocol = D2L_DEFAULTS if model_name(model) in D2L_MODELS else {}
+    return {**RUN_DEFAULTS, **config.DATA_DEFAULTS, **config.TRAIN_DEFAULTS, **protocol, **model_defaults(model)}
+
+
+def ranks_every_candidate(model: str) -> bool:
+    """Whether ``model``'s protocol ranks the target among all candidates (so it can compute AUC)."""
+    from tuner.models.registry import model_name
+
+    return model_name(model) in D2L_MODELS
 
 
 def resolve(
@@ -47,7 +72,9 @@ def resolve(
     if overrides:
         layers.append((overrides_source, overrides))
     settings = config.merge(known_params(model), layers)
-    TrainerConfig.from_settings(settings)  # type errors now, not after the data has loaded
+    TrainerConfig.from_settings(settings, full_rank=ranks_every_candidate(model))  # errors now, not after loading data
+    if "holdout" in settings and settings["holdout"] not in HOLDOUTS:
+        raise ConfigError(f"holdout: expected one of {', '.join(HOLDOUTS)}, got {settings['holdout']!r}")
     return settings
 
 
@@ -61,7 +88,7 @@ class TrainerConfig:
     epochs: int  # at most this many training epochs
     eval_step: int  # validate after every eval_step-th epoch (RecBole caps it at epochs)
     stopping_step: int  # stop once this many validations in a row failed to reach the best (RecBole's rule)
-    valid_metric: str  # result key early stopping and the tuner read, e.g. "ndcg@10"
+    valid_metric: str  # result key early stopping and the tuner read, e.g. "ndcg@10" (or "auc", see full_rank)
     metrics: tuple[str, ...]  # lowercase metric names to report
     topk: tuple[int, ...]  # cut-offs to report
     weight_decay: float  # Adam's L2 penalty
@@ -70,15 +97,15 @@ class TrainerConfig:
     device: str  # "cpu", "cuda" or "cuda:N"
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> "TrainerConfig":
+    def from_settings(cls, settings: Mapping[str, Any], *, full_rank: bool = False) -> "TrainerConfig":
+        """``full_rank``: the protocol ranks every candidate, so AUC may be asked for (:func:`ranks_every_candidate`)."""
         get = lambda name: settings.get(name, config.TRAIN_DEFAULTS[name])  # noqa: E731
-        metrics = tuple(normalise_metric_names(get("metrics")))
+        metrics = tuple(normalise_metric_names(get("metrics"), full_rank=full_rank))
         topk_value = get("topk")
         topk_list = [topk_value] if isinstance(topk_value, int) and not isinstance(topk_value, bool) else topk_value
         if not isinstance(topk_list, (list, tuple)) or not topk_list:
             raise ConfigError(f"topk: expected a positive integer or a list of them, got {topk_value!r}")
         topk = tuple(_positive_int("topk", k) for k in topk_list)
-        valid_name, valid_k = parse_metric_at_k(get("valid_metric"))
         _check_negative_sampling(settings)
         return cls(
             learning_rate=_positive_number("learning_rate", get("learning_rate")),
@@ -87,7 +114,7 @@ class TrainerConfig:
             epochs=_positive_int("epochs", get("epochs")),
             eval_step=_positive_int("eval_step", get("eval_step")),
             stopping_step=_int_at_least("stopping_step", get("stopping_step"), 0),
-            valid_metric=metric_key(valid_name, valid_k),
+            valid_metric=parse_valid_metric(get("valid_metric"), full_rank),
             metrics=metrics,
             topk=topk,
             weight_decay=_number_at_least("weight_decay", get("weight_decay"), 0.0),
@@ -98,9 +125,9 @@ class TrainerConfig:
 
     def report_metrics(self) -> tuple[tuple[str, ...], tuple[int, ...]]:
         """Metric names and cut-offs to compute: the reported ones plus the validation metric."""
-        name, k = self.valid_metric.split("@")
+        name, _, k = self.valid_metric.partition("@")
         names = self.metrics if name in self.metrics else (*self.metrics, name)
-        topk = self.topk if int(k) in self.topk else (*self.topk, int(k))
+        topk = self.topk if not k or int(k) in self.topk else (*self.topk, int(k))
         return names, topk
 
 
