@@ -87,3 +87,34 @@ def test_invalid_yaml_names_its_line():
 def test_top_level_must_be_a_mapping():
     with pytest.raises(JobError, match=r"s.yaml:1: expected a mapping"):
         parse_spec("- a\n- b\n", "s.yaml")
+
+
+@pytest.mark.parametrize(
+    "confirm, expected",
+    [
+        ("confirm: {top: 3, seeds: 2}", {"top": 3, "seeds": 2}),
+        ("confirm: {top: 2}", {"top": 2, "seeds": 1}),
+        ("confirm: {top: 0, seeds: 4}", None),
+        ("confirm: null", None),
+    ],
+)
+def test_confirm_reads_top_and_seeds(confirm, expected):
+    assert parse_spec(GOOD + confirm + "\n", "s.yaml").confirm == expected
+    assert parse_spec(GOOD, "s.yaml").confirm is None
+
+
+@pytest.mark.parametrize(
+    "confirm, message",
+    [
+        ("confirm: {top: -1, seeds: 2}", "s.yaml:13: confirm.top: -1: expected a whole number >= 0"),
+        ("confirm: {top: 2, seeds: 0}", "s.yaml:13: confirm.seeds: 0: expected a whole number >= 1"),
+        ("confirm: {top: 2, seeds: 1.5}", "s.yaml:13: confirm.seeds: 1.5: expected a whole number >= 1"),
+        ("confirm: {top: yes}", "s.yaml:13: confirm.top: True: expected a whole number >= 0"),
+        ("confirm:\n  top: 2\n  seed: 3", "s.yaml:15: confirm.seed: unknown key (did you mean 'seeds'?)"),
+        ("confirm: 3", "s.yaml:13: confirm: 3: expected {top: K, seeds: S}"),
+    ],
+)
+def test_bad_confirm_names_the_key_and_line(confirm, message):
+    with pytest.raises(JobError) as error:
+        parse_spec(GOOD + confirm + "\n", "s.yaml")
+    assert str(error.value).startswith(message), str(error.value)

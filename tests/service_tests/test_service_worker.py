@@ -7,6 +7,7 @@ import re
 
 import optuna
 import pytest
+import sqlalchemy as sa
 from optuna.trial import TrialState
 
 from tests.service_tests import objectives
@@ -142,17 +143,50 @@ def test_status_cli_lists_jobs_and_workers(write_spec, sqlite_url, capsys):
     assert data["workers"][0]["state"] == "stopped" and data["workers"][0]["trials_done"] == 3
 
 
-def test_a_configuration_drawn_again_reuses_its_result(write_spec, sqlite_url):
+def test_a_configuration_drawn_again_is_a_failed_copy_not_a_second_result(write_spec, sqlite_url):
     # Two configurations, six trials: TPE must draw some twice; training them again would repeat the result.
     submit(write_spec("num_layers choice [1,2]\n", sampler={"name": "tpe", "seed": 0, "n_startup_trials": 1},
                       n_trials=6), sqlite_url)
     assert run_worker(sqlite_url, until_done=True, objective=objectives.quick, **FAST) == 0
     trials = trials_of(sqlite_url, "job")
-    assert [t.state for t in trials] == [TrialState.COMPLETE] * 6
     trained = [t for t in trials if records.COPY_OF not in t.user_attrs]
-    assert len(trained) == len({t.params["num_layers"] for t in trained}) <= 2
-    for copy in (t for t in trials if records.COPY_OF in t.user_attrs):
+    copies = [t for t in trials if records.COPY_OF in t.user_attrs]
+    assert copies and len(trained) == len({t.params["num_layers"] for t in trained}) <= 2
+    assert all(t.state == TrialState.COMPLETE for t in trained)
+    for copy in copies:
         twin = trials[copy.user_attrs[records.COPY_OF]]
-        assert twin in trained and twin.params == copy.params and twin.value == copy.value
-        assert copy.user_attrs[records.TEST_METRICS] == twin.user_attrs[records.TEST_METRICS]
-        assert copy.user_attrs[records.SECONDS] == 0.0
+        assert twin in trained and twin.params == copy.params
+        assert copy.state == TrialState.FAIL and copy.value is None and records.VALID_METRICS not in copy.user_attrs
+        assert copy.user_attrs[records.FAIL_REASON].startswith(f"copy of trial {twin.number}: the sampler drew the same")
+        for key in (records.SEED, records.DEVICE, records.THREADS, records.CONFIG_ID):
+            assert copy.user_attrs[key] == twin.user_attrs[key]
+    # Optuna's own tools see each configuration's result once; the copy counts against the budget, never rerun
+    storage = optuna.storages.RDBStorage(sqlite_url)
+    best = optuna.load_study(study_name="job", storage=storage).best_trials
+    storage.engine.dispose()
+    assert [t.number for t in best] == [max(trained, key=lambda t: t.value).number]
+    assert len(trials) == 6 and not any(records.RETRY_OF in t.user_attrs for t in trials)
+    (job,) = status(sqlite_url, ["job"])
+    assert (job.state, job.complete, job.failed, job.requeued) == ("done", len(trained), len(copies), 0)
+
+
+def test_a_twin_on_another_thread_count_is_trained_again(write_spec, sqlite_url):
+    """Float sums depend on torch's thread count: a result is reused only where it would reproduce."""
+    import torch
+
+    submit(write_spec("num_layers choice [1]\n", sampler={"name": "tpe", "seed": 0}, n_trials=2), sqlite_url)
+    before = torch.get_num_threads()
+    try:
+        assert run_worker(sqlite_url, until_done=True, max_trials=1, objective=objectives.quick, **FAST) == 0
+        trials = trials_of(sqlite_url, "job")
+        engine = sa.create_engine(sqlite_url)
+        with engine.begin() as conn:  # as if run on a 99-thread slot (a finished trial takes no attribute via Optuna)
+            conn.exec_driver_sql("UPDATE trial_user_attributes SET value_json = '99' WHERE trial_id = ? AND key = ?",
+                                 (trials[0]._trial_id, records.THREADS))
+        engine.dispose()
+        assert run_worker(sqlite_url, until_done=True, objective=objectives.quick, **FAST) == 0
+    finally:
+        torch.set_num_threads(before)
+    first, second = trials_of(sqlite_url, "job")
+    assert second.state == TrialState.COMPLETE and records.COPY_OF not in second.user_attrs
+    assert second.user_attrs[records.THREADS] == torch.get_num_threads() != first.user_attrs[records.THREADS]

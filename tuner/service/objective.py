@@ -56,16 +56,19 @@ class EpochReporter:
     """The epoch hook: reports the validation objective (never a test metric) and asks the pruner."""
 
     def __init__(
-        self, trial: optuna.Trial, objective: str, retry: Retrier, stop: StopSignals, last_epoch: int | None = None
+        self, trial: optuna.Trial, objective: str, retry: Retrier, stop: StopSignals, last_epoch: int | None = None,
+        may_prune: bool = True,
     ) -> None:
         self.trial = trial
         self.objective = objective
         self.last_epoch = last_epoch  # the trial's ``epochs``: pruning after it would only throw the run away
+        self.may_prune = may_prune  # False for replicates: the pruner is not asked
         self.retry = retry
         self.stop = stop
         self.epochs = 0  # epochs reported so far
         self.best_epoch: int | None = None
         self.best_metrics: dict[str, float] = {}  # validation metrics at the best epoch so far
+        self.last_metrics: dict[str, float] = {}  # validation metrics of the last reported epoch
         # Every reported epoch's validation metrics and seconds since the previous report (records.EPOCH_METRICS):
         # the whole learning curve of every metric, so strategies can be replayed from a finished job.
         self.curves: dict[str, list[float]] = {"epoch": [], "seconds": []}
@@ -82,13 +85,14 @@ class EpochReporter:
         self._last_report = now
         for key, metric in valid_metrics.items():
             self.curves.setdefault(key, []).append(float(f"{float(metric):.6g}"))
+        self.last_metrics = {k: float(v) for k, v in valid_metrics.items()}
         best = self.best_metrics.get(self.objective)
         if math.isfinite(value) and (best is None or value > best):
             self.best_epoch, self.best_metrics = epoch, {k: float(v) for k, v in valid_metrics.items()}
         with self.stop.shielded():
             try:
                 self.retry(f"reporting epoch {epoch} of trial {self.trial.number}", lambda: self.trial.report(value, epoch))
-                prune = self.last_epoch != epoch and self.retry(
+                prune = self.may_prune and self.last_epoch != epoch and self.retry(
                     f"asking the pruner about trial {self.trial.number}", self.trial.should_prune)
             except optuna.exceptions.UpdateFinishedTrialError:
                 raise TrialTakenAway(f"trial {self.trial.number} was finished elsewhere") from None

@@ -18,6 +18,8 @@ CRASHES = "tuner:crashes"  # system attr: how many times this configuration lost
 FAILED_TRIAL = "failed_trial"
 RETRY_HISTORY = "retry_history"
 FIXED_PARAMS = "fixed_params"  # Optuna's key for enqueued parameter values (grid points)
+# What a rerun keeps of the trial it reruns: a replicate stays that replicate (same seed, same round).
+_KEPT = (records.ROLE, records.CONFIG_ID, records.SEED, records.CONFIRM_ROUND)
 
 
 def take_waiting(storage: optuna.storages.BaseStorage, study_id: int) -> FrozenTrial | None:
@@ -62,7 +64,7 @@ def queue_again(
             state=TrialState.WAITING,
             params=failed.params,
             distributions=failed.distributions,
-            user_attrs={records.RETRY_OF: failed.number},
+            user_attrs={records.RETRY_OF: failed.number, **{k: failed.user_attrs[k] for k in _KEPT if k in failed.user_attrs}},
             system_attrs=system_attrs,
         )
     )

@@ -21,8 +21,8 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from tuner import records
-from tuner.service import devices, presence
+from tuner import per_user, records
+from tuner.service import confirm, devices, presence
 from tuner.service.jobs import Job, load_jobs
 from tuner.service.objective import EpochReporter, Objective, TrialContext, TrialTakenAway
 from tuner.service.optimizers import make_pruner, make_sampler
@@ -103,6 +103,7 @@ class SlotRunner:
         self.queue_lock = threading.Lock()
         self._active: list[Job] = []  # jobs not yet finished, for the reaper
         self._studies: dict[int, optuna.Study] = {}  # study id -> its Study, kept between trials
+        self._confirmed: set[int] = set()  # study ids whose confirmation rounds were all queued
         self.storage = open_storage(
             options.storage, heartbeat_interval=options.heartbeat_interval, grace_period=options.grace_period
         )
@@ -110,7 +111,8 @@ class SlotRunner:
     def run(self) -> int:
         """Serve trials until done or stopped; the exit code (0, or 1 after giving up on the database)."""
         devices.pin(self.slot)
-        self.retry("creating the worker table", lambda: presence.ensure_table(self.storage.engine))
+        for table in (presence, per_user, confirm):
+            self.retry(f"creating the table {table.TABLE}", lambda: table.ensure_table(self.storage.engine))
         pulse = Pulse(
             self.storage, worker=self.worker, host=self.host, pid=os.getpid(), slot=self.slot.index,
             device=self.slot.device, jobs=lambda: list(self._active), queue_lock=self.queue_lock, log=self.log,
@@ -147,7 +149,10 @@ class SlotRunner:
                 self._run_trial(*taken)
                 continue
             self.allowance.give_back()
-            if self.options.until_done and self._finished(jobs):
+            queued, pending = self._confirm(jobs)
+            if queued:
+                continue
+            if self.options.until_done and not pending and self._finished(jobs):
                 if not jobs:
                     self.log.info("no jobs in the storage")
                 return
@@ -185,16 +190,48 @@ class SlotRunner:
         return study
 
     def _finished(self, jobs: list[Job]) -> bool:
-        """No job has a trial running, or waiting before its deadline. The queue lock keeps a reaper's
-        "fail, then queue again" from looking like an empty queue in between."""
+        """No job has a trial running, or waiting before its deadline, or a confirmation round still to queue.
+        The queue lock keeps a reaper's "fail, then queue again" from looking like an empty queue in between."""
         now = dt.datetime.now(dt.timezone.utc)
         with self.queue_lock:
             for job in jobs:
                 waiting, running = self.retry("counting trials", lambda: unfinished(self.storage, job.study_id))
                 deadline = job.deadline()
-                if running or (waiting and (deadline is None or now < deadline)):
+                open_ = deadline is None or now < deadline
+                if running or (waiting and open_):
+                    return False
+                if open_ and self.retry("reading confirmation rounds",
+                                        lambda: confirm.outstanding(job, confirm.rounds(self.storage.engine, job.study_id))):
                     return False
         return True
+
+    def _confirm(self, jobs: list[Job]) -> tuple[int, bool]:
+        """Queue the confirmation rounds that are due: the spec's once its job's search is finished, and any
+        round a ``tuner confirm`` left half-queued. (trials queued, a round still being queued elsewhere)."""
+        now = dt.datetime.now(dt.timezone.utc)
+        queued, pending = 0, False
+        for job in jobs:
+            deadline = job.deadline()
+            if job.study_id in self._confirmed or (deadline is not None and now >= deadline):
+                continue
+            known = self.retry("reading confirmation rounds", lambda: confirm.rounds(self.storage.engine, job.study_id))
+            if not confirm.outstanding(job, known):
+                self._confirmed.add(job.study_id)
+                continue
+            trials = self.retry("reading the job's trials", lambda: self.storage.get_all_trials(job.study_id, deepcopy=False))
+            if not confirm.search_finished(trials):
+                continue
+            if job.spec.confirm is not None and not any(r.number == confirm.SPEC_ROUND for r in known):
+                top, seeds = job.spec.confirm["top"], job.spec.confirm["seeds"]
+                self.retry("starting the confirmation", lambda: confirm.add_round(
+                    self.storage.engine, job.study_id, top, seeds, confirm.SPEC_ROUND))
+            made, elsewhere = self.retry("queueing the confirmation", lambda: confirm.serve(self.storage, job, self.worker))
+            if made:
+                self.log.info("job %s: search finished; %d replicate trial(s) queued to confirm its best configurations",
+                              job.name, made)
+            queued += made
+            pending = pending or elsewhere
+        return queued, pending
 
     # -- one trial --------------------------------------------------------------------------------
 
@@ -206,35 +243,44 @@ class SlotRunner:
             self.retry("marking the job started", lambda: self.storage.set_study_user_attr(job.study_id, records.STARTED_AT, started))
         study.sampler = make_sampler(job.spec.sampler, number)  # seeded by the trial number: see optimizers
         trial = self.retry("opening the trial", lambda: optuna.trial.Trial(study, trial_id))
+        replicate = taken.user_attrs.get(records.ROLE) == records.REPLICATE
         try:
-            labels = {records.DEVICE: self.slot.device, records.HOST: self.host, records.WORKER: self.worker}
-            self.retry("labelling the trial", lambda: set_trial_user_attrs(self.storage, trial_id, labels))
             values = self.retry("drawing the trial's parameters", lambda: job.space.suggest(trial))
+            if replicate:  # same parameters as its configuration's first run; only the seed differs
+                values = {**values, "seed": int(taken.user_attrs[records.SEED])}
+            labels = {records.DEVICE: self.slot.device, records.HOST: self.host, records.WORKER: self.worker,
+                      records.THREADS: _threads(), records.ROLE: records.REPLICATE if replicate else records.SEARCH,
+                      records.CONFIG_ID: records.config_id(trial.params), records.SEED: _seed(job, values)}
+            self.retry("labelling the trial", lambda: set_trial_user_attrs(self.storage, trial_id, labels))
         except optuna.exceptions.UpdateFinishedTrialError:
             self.log.warning("job %s: trial %d was finished elsewhere before it started", job.name, number)
             self.pulse.untrack()
             return
-        twin = self.retry("looking for the same configuration", lambda: _twin(study, trial))
-        if twin is not None:
-            self._reuse(job, study, trial, twin)
-            return
-        self.log.info("job %s: trial %d started %s", job.name, number, _short(values))
-        self._train_and_record(job, study, trial, values)
+        if not replicate:
+            frozen = self.retry("reading the trial back", lambda: self.storage.get_trial(trial_id))
+            twin = self.retry("looking for the same configuration", lambda: _twin(study, frozen))
+            if twin is not None:
+                self._reuse(job, study, trial, twin)
+                return
+        self.log.info("job %s: trial %d started%s %s", job.name, number, " (replicate)" if replicate else "", _short(values))
+        self._train_and_record(job, study, trial, values, may_prune=not replicate)
 
     def _reuse(self, job: Job, study: optuna.Study, trial: optuna.Trial, twin: FrozenTrial) -> None:
-        """The sampler drew a configuration that already completed (TPE does, in small categorical spaces):
-        record that trial's result again instead of training the same thing twice."""
-        kept = (records.VALID_METRICS, records.TEST_METRICS, records.BEST_EPOCH, records.EPOCHS, records.EPOCH_METRICS)
-        attrs = {k: twin.user_attrs[k] for k in kept if k in twin.user_attrs}
-        attrs.update({records.COPY_OF: twin.number, records.SECONDS: 0.0})
-        if self._record(study, trial, TrialState.COMPLETE, twin.value, attrs):
-            self.log.info("job %s: trial %d drew the configuration of trial %d: result reused (%s %.4f)",
+        """The sampler drew a configuration that already completed (TPE does, in small categorical spaces)
+        with the same seed, device and threads: training it again would give the same numbers. Recorded
+        as a FAIL without a value, so Optuna's tools and the ranking see that result once."""
+        reason = (f"copy of trial {twin.number}: the sampler drew the same configuration, seed, device and threads; "
+                  "not trained again (its result stands for both)")
+        attrs = {records.COPY_OF: twin.number, records.FAIL_REASON: reason, records.SECONDS: 0.0}
+        if self._record(study, trial, TrialState.FAIL, None, attrs):
+            self.log.info("job %s: trial %d drew the configuration of trial %d (%s %.4f): not trained again",
                           job.name, trial.number, twin.number, job.spec.objective, twin.value)
         self._after_trial()
 
-    def _train_and_record(self, job: Job, study: optuna.Study, trial: optuna.Trial, values: dict[str, Any]) -> None:
+    def _train_and_record(self, job: Job, study: optuna.Study, trial: optuna.Trial, values: dict[str, Any],
+                          may_prune: bool = True) -> None:
         objective = job.spec.objective
-        reporter = EpochReporter(trial, objective, self.retry, self.stop, last_epoch=_epochs(job, values))
+        reporter = EpochReporter(trial, objective, self.retry, self.stop, last_epoch=_epochs(job, values), may_prune=may_prune)
         started = time.monotonic()
         interrupted = False
         value: float | None = None
@@ -242,7 +288,9 @@ class SlotRunner:
             with self.stop.interruptible():
                 result = self.options.objective(TrialContext(job, trial.number, values, self.slot.device, reporter))
         except optuna.TrialPruned as e:
-            state, attrs = TrialState.PRUNED, {**_partial(reporter, started), records.PRUNE_REASON: str(e)}
+            # Optuna's value of a pruned trial is the last reported epoch's objective: its metrics go with it.
+            state, attrs = TrialState.PRUNED, {records.EPOCHS: reporter.epochs, records.SECONDS: round(time.monotonic() - started, 3),
+                                               records.VALID_METRICS: reporter.last_metrics, records.PRUNE_REASON: str(e)}
         except WorkerInterrupted as e:
             interrupted = True
             reason = f"interrupted: the worker was stopped ({e.args[0] if e.args else 'signal'}) at epoch {reporter.epochs}"
@@ -258,6 +306,9 @@ class SlotRunner:
             state, attrs = TrialState.FAIL, {**_partial(reporter, started), records.FAIL_REASON: reason}
         else:
             state, attrs, value = _complete(result, objective)
+            ranks = getattr(result, "ranks", None)  # test objectives may return records without them
+            if state == TrialState.COMPLETE and ranks:
+                self.retry("recording per-user ranks", lambda: per_user.save_ranks(self.storage.engine, trial._trial_id, ranks))
         if reporter.curves["epoch"]:
             attrs[records.EPOCH_METRICS] = reporter.curves
         peak = devices.release_memory(self.slot.device, collect=time.monotonic() - started > 1.0)
@@ -315,13 +366,33 @@ def _complete(result: Any, objective: str) -> tuple[TrialState, dict[str, Any], 
     return TrialState.COMPLETE, attrs, value
 
 
-def _twin(study: optuna.Study, trial: optuna.Trial) -> FrozenTrial | None:
-    """A complete trial of the job with exactly this trial's parameters, if any."""
-    params = trial.params
+# What must match for a complete trial to stand for a new one: the parameters, and what else decides the
+# floats (torch's CPU sums depend on the thread count; GPU kernels differ from CPU ones).
+_SAME_RUN = (records.SEED, records.DEVICE, records.THREADS)
+
+
+def _twin(study: optuna.Study, trial: FrozenTrial) -> FrozenTrial | None:
+    """A complete trial of the job with this trial's parameters, seed, device and threads, if any."""
+    wanted = [trial.user_attrs.get(k) for k in _SAME_RUN]
     for other in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        if other.params == params and other.number != trial.number:
+        if (other.params == trial.params and other.number != trial.number
+                and [other.user_attrs.get(k) for k in _SAME_RUN] == wanted):
             return other
     return None
+
+
+def _threads() -> int:
+    import torch  # loaded already in a slot's process (devices.pin set its thread count)
+
+    return torch.get_num_threads()
+
+
+def _seed(job: Job, values: Mapping[str, Any]) -> int | None:
+    """The seed the trial trains with (None if its settings do not resolve: the objective then fails with why)."""
+    try:
+        return int(job.settings(values)["seed"])
+    except Exception:
+        return None
 
 
 def _epochs(job: Job, values: Mapping[str, Any]) -> int | None:

@@ -22,7 +22,7 @@ from tuner.errors import JobError, at
 # name: what it holds; required keys have no default in JobSpec.
 KEYS = (
     "name", "model", "dataset", "search_space", "params", "objective",
-    "n_trials", "timeout_hours", "sampler", "pruner", "max_retries",
+    "n_trials", "timeout_hours", "sampler", "pruner", "max_retries", "confirm",
 )
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 # Metrics the trainer computes (RecBole's, lower-cased as in RunResult keys) and RecBole's spelling.
@@ -57,6 +57,8 @@ class JobSpec:
     sampler: dict[str, Any] = field(default_factory=lambda: {"name": "tpe"})  # {name, ...Optuna settings}
     pruner: dict[str, Any] = field(default_factory=lambda: {"name": "none"})  # {name, ...Optuna settings}
     max_retries: int = DEFAULT_MAX_RETRIES  # reruns of a trial whose worker died (SIGKILL, lost host)
+    # After the search: the `top` best configurations run again with `seeds` new seeds each; None: no stage.
+    confirm: dict[str, int] | None = None
 
     @property
     def metric(self) -> str:
@@ -144,6 +146,8 @@ def parse_spec(text: str, path: str | Path, *, name: str | None = None) -> JobSp
     if not _is_int(max_retries) or max_retries < 0:
         raise fail(("max_retries",), f"{max_retries!r}: expected a whole number >= 0")
 
+    confirm = _confirm(data.get("confirm"), fail)
+
     return JobSpec(
         name=job_name,
         model=data["model"].strip(),
@@ -156,7 +160,30 @@ def parse_spec(text: str, path: str | Path, *, name: str | None = None) -> JobSp
         sampler=sampler,
         pruner=pruner,
         max_retries=int(max_retries),
+        confirm=confirm,
     )
+
+
+def _confirm(value: Any, fail) -> dict[str, int] | None:
+    """``confirm: {top: K, seeds: S}``; absent, null or ``top: 0``: no confirmation stage."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise fail(("confirm",), f"{value!r}: expected {{top: K, seeds: S}} (K configurations, S more seeds each)")
+    for key in value:
+        if key not in ("top", "seeds"):
+            raise fail(("confirm", str(key)), f"unknown key{suggest(str(key), ('top', 'seeds'))}; expected top, seeds")
+    top, seeds = value.get("top", 0), value.get("seeds", 1)
+    check_confirm(top, seeds, lambda key, message: fail(("confirm", key), message))
+    return {"top": int(top), "seeds": int(seeds)} if top else None
+
+
+def check_confirm(top: Any, seeds: Any, fail) -> None:
+    """K >= 0 configurations, S >= 1 seeds, whole numbers; ``fail(key, message)`` makes the error."""
+    if not _is_int(top) or top < 0:
+        raise fail("top", f"{top!r}: expected a whole number >= 0 (configurations to confirm)")
+    if not _is_int(seeds) or seeds < 1:
+        raise fail("seeds", f"{seeds!r}: expected a whole number >= 1 (new seeds per configuration)")
 
 
 def _settings(value: Any, keys: tuple[str, ...], options: Mapping[str, tuple[str, ...]], default: str, fail) -> dict[str, Any]:
