@@ -35,6 +35,8 @@ Trial user attributes (written by the worker that ran the trial):
   every reported epoch's validation metrics (6 significant digits) and the seconds since the previous report
   (that epoch's training and validation); for complete, pruned and failed trials alike
 - ``gpu_peak_mib``: peak GPU memory the trial allocated (GPU trials only)
+- ``promoted_from``: the ``topk`` pruner queued this trial to train in full, being among the k best at its
+  epoch; the number of the first-stage (pruned) trial of the same configuration
 Per-epoch validation objective values are Optuna intermediate values (step = epoch).
 Per-user ranks of a complete trial (validation at the best epoch, test) live in the side table of
 :mod:`tuner.per_user`, keyed by Optuna's trial id. Confirmation rounds are claimed in the side table of
@@ -78,6 +80,7 @@ RETRY_OF = "retry_of"
 COPY_OF = "copy_of"
 EPOCH_METRICS = "epoch_metrics"
 GPU_PEAK_MIB = "gpu_peak_mib"
+PROMOTED_FROM = "promoted_from"
 ROLE = "role"
 CONFIG_ID = "config_id"
 SEED = "seed"

@@ -27,23 +27,23 @@ def test_one_job_page_is_self_contained_with_plotly_once(store, figures_of):
     figures = figures_of(page)
     divs = re.findall(r'<div class="plot" id="fig-(\d+)"></div>', page)
     assert [int(d) for d in divs] == list(range(len(figures)))
-    assert len(figures) == 6  # history, importances, parallel, slices, curves, timeline
-    assert "Best configuration · trial" in page and "How sure" in page and "Ranked configurations" in page
+    assert len(figures) == 7  # per-seed values, history, importances, parallel, slices, curves, timeline
+    assert "Best configuration · trial" in page and "Tied with it" in page and "Ranked configurations" in page
 
 
-def test_best_configuration_and_its_test_metrics_come_first(store):
+def test_an_unconfirmed_best_configuration_and_its_test_metrics_come_first(store):
     (job,) = read_jobs(store, ["caser-ml100k"])
     page = render([job])
     answer = page.index("Best configuration · trial")
-    assert answer < page.index("Ranked configurations") < page.index("Optimization history")
-    assert f"trial {job.best.number}" in page[answer:answer + 60]
+    assert answer < page.index("Ranked configurations") < page.index("All trials") < page.index("Optimization history")
+    assert f"trial {job.best.number} · unconfirmed: single run" in page[answer:answer + 80]
     assert f"{job.best.test['ndcg@10']:.4f}" in page[answer:page.index("Ranked configurations")]
-    assert f"top {job.spread.k} valid" in page
+    assert "unconfirmed: single run (no configuration was run with more than one seed)" in page
 
 
 def test_optuna_plots_keep_the_trial_numbers(store, figures_of):
     (job,) = read_jobs(store, ["caser-ml100k"])
-    history = figures_of(render([job]))[0]
+    history = figures_of(render([job]))[1]
     points = next(t for t in history["data"] if t.get("mode") == "markers")
     assert sorted(points["x"]) == sorted(r.number for r in job.ranked)
 
@@ -54,7 +54,8 @@ def test_ranked_table_has_a_row_per_trial_with_metrics_and_state(store):
     table = page[page.index('<table class="data sortable ranked">'):]
     table = table[:table.index("</table>")]
     assert table.count("<tr") == 1 + len(job.trials)
-    for column in ("valid ndcg@10", "test ndcg@10", "test recall@10", "best epoch", "epochs", "seconds", "state"):
+    for column in ("valid ndcg@10", "test ndcg@10", "test recall@10", "best epoch", "epochs", "seconds", "state",
+                   "configuration", "seed", "role"):
         assert f">{column}</th>" in table
     first_row = table.split("<tbody>")[1].split("</tr>")[0]
     assert f'data-v="{job.best.number}"' in first_row and 'class=best' in first_row

@@ -108,8 +108,7 @@ def _status(args: argparse.Namespace) -> int:
     else:
         rows = [[j.name, j.model, j.state, _done(j), j.complete,
                  j.pruned, j.failed, j.running, j.waiting,
-                 f"{j.objective} {j.best_value:.4f} (#{j.best_trial})" if j.best_value is not None else "-",
-                 _params(j.best_params)] for j in jobs]
+                 *_best(j)] for j in jobs]
         _table(["JOB", "MODEL", "STATE", "DONE", "COMPLETE", "PRUNED", "FAILED", "RUNNING", "WAITING", "BEST", "BEST PARAMS"], rows)
     print()
     if not seen:
@@ -138,10 +137,15 @@ def _run(args: argparse.Namespace) -> int:
     ranked = ranking(url, outcome.name, top=args.top)
     if ranked:
         test_key = job.objective
-        _table(["RANK", "TRIAL", f"VALID {job.objective}", f"TEST {test_key}", "EPOCHS", "SECONDS", "PARAMS"],
-               [[r.rank, r.number, f"{r.value:.4f}", f"{r.test[test_key]:.4f}" if test_key in r.test else "-",
-                 f"{r.best_epoch}/{r.epochs}", f"{r.seconds:.1f}" if r.seconds is not None else "-", _params(r.params)]
+        _table(["RANK", "CONFIG", "RUNS", f"VALID {job.objective}", "95% CI", f"TEST {test_key}", "95% CI", "P VS #1",
+                "TRIALS", "PARAMS"],
+               [[r.rank, r.config_id, len(r.numbers), f"{r.value:.4f}", _ci(r.valid_ci95),
+                 f"{r.test[test_key]:.4f}" if test_key in r.test else "-", _ci(r.test_ci95),
+                 "-" if r.p_value is None else f"{r.p_value:.3f}" + (" tied" if r.tied else ""),
+                 ",".join(str(n) for n in r.numbers), _params(r.params)]
                 for r in ranked])
+        if len(ranked[0].numbers) < 2:
+            print("unconfirmed: the best configuration is a single run (one seed); tuner confirm JOB replicates the leaders")
     if args.output:
         _write_report(url, outcome.name, args.output)
     return outcome.exit_code
@@ -171,6 +175,21 @@ def _done(job: Any) -> str:
     """Search trials done of the budget, then the confirmation stage's replicates done of queued."""
     search = job.complete + job.pruned + job.failed - job.requeued - job.replicates_done
     return f"{search}/{job.budget}" + (f" +{job.replicates_done}/{job.replicates} confirm" if job.replicates else "")
+
+
+def _best(job: Any) -> list[str]:
+    """The BEST cells: the recommended configuration's mean and 95% CI when confirmed, else the best run."""
+    rec = job.recommended
+    if rec and rec["confirmed"]:
+        return [f"{job.objective} {rec['valid_mean']:.4f} {_ci(rec['valid_ci95'])} ({rec['n_runs']} runs)",
+                _params(rec["params"])]
+    if job.best_value is None:
+        return ["-", ""]
+    return [f"{job.objective} {job.best_value:.4f} (#{job.best_trial})", _params(job.best_params)]
+
+
+def _ci(interval: list[float] | None) -> str:
+    return "single run" if interval is None else f"[{interval[0]:.4f}, {interval[1]:.4f}]"
 
 
 def _params(params: dict[str, Any]) -> str:

@@ -24,12 +24,14 @@ from tuner import records
 from tuner.environment import mask_url
 from tuner.errors import JobError
 from tuner.report._storage import open_storage, storage_errors, study_id
+from tuner.report.configurations import Configuration, Ranking, load_per_user, rank_configurations, spec_seed
+from tuner.report.configurations import trial_role, trial_seed
 
 _KNOWN_STUDY_ATTRS = frozenset({
     records.SPEC, records.SPACE_TEXT, records.SPACE_NAME, records.MODEL, records.DATASET, records.OBJECTIVE,
     records.N_TRIALS, records.TOOL_VERSION, records.CREATED_AT, records.STARTED_AT,
 })
-TOP_K = 5  # how many of the best configurations the "how sure" spread is taken over
+TOP_K = 5  # how many of the best configurations the spread is taken over
 MAX_EXAMPLES = 3  # full reasons shown per kind of failure
 
 
@@ -55,15 +57,18 @@ class TrialRow:
     reason: str | None  # why it failed or was pruned
     retry_of: int | None  # the trial number this one reran
     curve: tuple[tuple[int, float], ...]  # (epoch, validation objective) per reported epoch
+    config_id: str | None = None  # the same on every run of one configuration (its parameters without seed)
+    seed: int | None = None  # the seed it trained with (the job's seed when the trial recorded none)
+    role: str | None = None  # "search" or "replicate" (the confirmation stage); None before it started
 
 
 @dataclass(frozen=True)
 class Spread:
-    """How sure the answer is: the objective over the ``k`` best complete trials."""
+    """How far apart the ``k`` best configurations are: their mean objectives (one value each)."""
 
-    k: int  # trials taken (fewer than TOP_K when fewer completed)
+    k: int  # configurations taken (fewer than TOP_K when fewer completed)
     valid_mean: float
-    valid_std: float  # sample standard deviation; 0 for a single trial
+    valid_std: float  # sample standard deviation; 0 for a single configuration
     valid_min: float
     valid_max: float
     test_mean: float | None  # the same trials' test objective, when recorded
@@ -124,6 +129,7 @@ class Job:
     space_text: str | None
     trials: tuple[TrialRow, ...]  # by number
     ranked: tuple[TrialRow, ...]  # complete trials, best first
+    ranking: Ranking  # configurations, the recommended one first, with means, CIs and tests
     param_names: tuple[str, ...]
     valid_metric_names: tuple[str, ...]
     test_metric_names: tuple[str, ...]
@@ -139,8 +145,16 @@ class Job:
     frozen: tuple[FrozenTrial, ...] = field(repr=False, compare=False)  # as read, for optuna.visualization
 
     @property
+    def recommended(self) -> Configuration | None:
+        return self.ranking.recommended
+
+    @property
     def best(self) -> TrialRow | None:
-        return self.ranked[0] if self.ranked else None
+        """The recommended configuration's first run (with no confirmation: the best single run)."""
+        best = self.ranking.recommended
+        if best is None:
+            return None
+        return next(r for r in self.trials if r.number == best.runs[0].number)
 
 
 @dataclass(frozen=True)
@@ -152,9 +166,10 @@ class Comparison:
     dataset: str | None
     objective: str
     complete: int  # complete trials
-    best_number: int | None
-    best_valid: float | None
-    best_test: float | None  # the best configuration's test objective
+    best_number: int | None  # the recommended configuration's first run
+    best_valid: float | None  # its mean validation objective over its runs
+    best_test: float | None  # its mean test objective
+    best_runs: int  # its runs (1: unconfirmed)
     spread: Spread | None
     best_params: dict[str, Any]
     valid_values: tuple[float, ...]  # the objective of every complete trial (its distribution)
@@ -174,7 +189,11 @@ def read_jobs(url: str, names: Sequence[str]) -> list[Job]:
                 trials = storage.get_all_trials(sid, deepcopy=False)
             if len(directions) != 1:
                 raise JobError(f"job {name!r} has {len(directions)} objectives; the report reads single-objective jobs")
-            jobs.append(build_job(name, attrs, directions[0].name.lower(), trials, storage=mask_url(url)))
+            direction = directions[0].name.lower()
+            objective = str(attrs.get(records.OBJECTIVE) or "value")
+            with storage_errors(url):
+                per_user = load_per_user(storage.engine, trials, objective, direction, spec_seed(attrs.get(records.SPEC)))
+            jobs.append(build_job(name, attrs, direction, trials, storage=mask_url(url), per_user=per_user))
         return jobs
     finally:
         storage.remove_session()
@@ -189,14 +208,18 @@ def build_job(
     *,
     storage: str = "",
     read_at: dt.datetime | None = None,
+    per_user: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> Job:
-    """The report's data for one job from its study user attributes and frozen trials."""
+    """The report's data for one job from its study user attributes and frozen trials; ``per_user``:
+    per-user ranks by trial id (:func:`tuner.per_user.load_ranks`), for tests over users as well as seeds."""
     read_at = read_at or dt.datetime.now()
     objective = str(attrs.get(records.OBJECTIVE) or "value")
-    rows = tuple(_row(t, objective) for t in sorted(trials, key=lambda t: t.number))
+    seed = spec_seed(attrs.get(records.SPEC))
+    rows = tuple(_row(t, objective, seed) for t in sorted(trials, key=lambda t: t.number))
     sign = -1 if direction == "minimize" else 1
     ranked = tuple(sorted((r for r in rows if r.state == "COMPLETE" and _finite(r.value)),
                           key=lambda r: (-sign * r.value, r.number)))
+    ranking = rank_configurations(trials, objective, direction, default_seed=seed, per_user=per_user)
     importances, importance_note = _importances(trials, direction)
     return Job(
         name=name,
@@ -210,11 +233,12 @@ def build_job(
         space_text=attrs.get(records.SPACE_TEXT),
         trials=rows,
         ranked=ranked,
+        ranking=ranking,
         param_names=_union(r.params for r in rows),
         valid_metric_names=_union(r.valid for r in rows),
         test_metric_names=_union(r.test for r in rows),
         counts=dict(Counter(r.state for r in rows)),
-        spread=_spread(ranked, objective),
+        spread=_spread(ranking),
         reasons=_reasons(rows),
         history=_history(rows, sign),
         curves_note=None if any(r.curve for r in rows) else "no trial reported per-epoch validation values yet",
@@ -231,10 +255,12 @@ def compare(jobs: Sequence[Job]) -> list[Comparison]:
     out = []
     for job in jobs:
         best = job.best
+        recommended = job.recommended
         out.append(Comparison(
             job=job.name, model=job.model, dataset=job.dataset, objective=job.objective, complete=len(job.ranked),
-            best_number=best.number if best else None, best_valid=best.value if best else None,
-            best_test=best.test.get(job.objective) if best else None, spread=job.spread,
+            best_number=best.number if best else None, best_valid=recommended.valid.mean if recommended else None,
+            best_test=recommended.test.mean if recommended and recommended.test else None,
+            best_runs=recommended.n_runs if recommended else 0, spread=job.spread,
             best_params=dict(best.params) if best else {},
             valid_values=tuple(r.value for r in job.ranked),
             test_values=tuple(r.test[job.objective] for r in job.ranked if _finite(r.test.get(job.objective))),
@@ -273,7 +299,7 @@ def quiet_optuna() -> Iterator[None]:
         optuna.logging.set_verbosity(level)
 
 
-def _row(trial: FrozenTrial, objective: str) -> TrialRow:
+def _row(trial: FrozenTrial, objective: str, seed: int) -> TrialRow:
     ua = trial.user_attrs
     valid = _float_dict(ua.get(records.VALID_METRICS))
     value = trial.value if trial.values is not None and len(trial.values) == 1 else valid.get(objective)
@@ -302,15 +328,18 @@ def _row(trial: FrozenTrial, objective: str) -> TrialRow:
         reason=_text(reason),
         retry_of=_int(ua.get(records.RETRY_OF)),
         curve=tuple((int(step), float(v)) for step, v in sorted(trial.intermediate_values.items()) if _finite(v)),
+        config_id=str(ua.get(records.CONFIG_ID) or records.config_id(trial.params)) if trial.params else None,
+        seed=trial_seed(trial, seed) if trial.state != TrialState.WAITING else ua.get(records.SEED),
+        role=trial_role(trial) if trial.state != TrialState.WAITING or ua.get(records.ROLE) else None,
     )
 
 
-def _spread(ranked: Sequence[TrialRow], objective: str) -> Spread | None:
-    top = ranked[:TOP_K]
+def _spread(ranking: Ranking) -> Spread | None:
+    top = ranking.configurations[:TOP_K]
     if not top:
         return None
-    valid = [r.value for r in top]
-    test = [r.test[objective] for r in top if _finite(r.test.get(objective))]
+    valid = [c.valid.mean for c in top]
+    test = [c.test.mean for c in top if c.test is not None]
     return Spread(
         k=len(top), valid_mean=statistics.fmean(valid), valid_std=_std(valid), valid_min=min(valid),
         valid_max=max(valid), test_mean=statistics.fmean(test) if test else None, test_std=_std(test) if test else None,

@@ -35,13 +35,15 @@ NOT_RECBOLE = frozenset({"device"})
 
 
 def trials_frame(job: Job):
-    """One row per trial: number, state, objective, ``param_<name>``, ``valid_<metric>``,
+    """One row per trial: number, state, objective, ``config_id`` (the same for every run of one
+    configuration), ``seed``, ``role`` (search or replicate), ``param_<name>``, ``valid_<metric>``,
     ``test_<metric>``, epochs, timings, GPU memory, device, host, worker, reason, retry_of."""
     import pandas as pd
 
     rows = []
     for r in job.trials:
-        row: dict[str, Any] = {"job": job.name, "number": r.number, "state": r.state, "value": r.value}
+        row: dict[str, Any] = {"job": job.name, "number": r.number, "state": r.state, "value": r.value,
+                               "config_id": r.config_id, "seed": r.seed, "role": r.role}
         row.update({f"param_{p}": r.params.get(p) for p in job.param_names})
         row.update({f"valid_{m}": r.valid.get(m) for m in job.valid_metric_names})
         row.update({f"test_{m}": r.test.get(m) for m in job.test_metric_names})
@@ -54,7 +56,7 @@ def trials_frame(job: Job):
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
-    for column in ("number", "best_epoch", "epochs", "retry_of"):
+    for column in ("number", "seed", "best_epoch", "epochs", "retry_of"):
         frame[column] = frame[column].astype("Int64")  # integers with gaps stay integers
     for column in ("datetime_start", "datetime_complete"):
         frame[column] = pd.to_datetime(frame[column])
@@ -76,8 +78,9 @@ def table_bytes(job: Job, fmt: str) -> bytes:
 
 
 def recbole_config(job: Job) -> dict[str, Any]:
-    """The best configuration as RecBole settings: model and dataset, data and evaluation settings that
-    match this tool's, the fixed parameters of the spec and the tuned ones, all plain YAML types."""
+    """The recommended configuration (with no confirmation: the best single run) as RecBole settings: model
+    and dataset, data and evaluation settings that match this tool's, the fixed parameters of the spec and
+    the tuned ones, all plain YAML types."""
     best = job.best
     if best is None:
         raise JobError(f"job {job.name!r} has no complete trial: nothing to export as a RecBole config")
@@ -121,13 +124,24 @@ def recbole_config(job: Job) -> dict[str, Any]:
 def recbole_yaml(job: Job) -> str:
     """:func:`recbole_config` as a commented YAML file."""
     config = recbole_config(job)
-    best = job.best
-    test = best.test.get(job.objective)
-    header = [
-        f"# RecBole config of the best configuration of job {_one_line(job.name)}: trial {best.number},",
-        f"# validation {job.objective} {best.value:.4f}" + (f", test {test:.4f}" if test is not None else "") + ".",
-        f"# run_recbole(model={config['model']!r}, dataset={config['dataset']!r}, config_file_list=['this file'])",
-    ]
+    best, ranking = job.recommended, job.ranking
+    name, objective = _one_line(job.name), job.objective
+    if best.confirmed:
+        header = [
+            f"# RecBole config of the recommended configuration of job {name} ({best.config_id}):",
+            f"# {best.n_runs} runs (trials {', '.join(str(r.number) for r in best.runs)}), validation {objective} "
+            f"{best.valid.mean:.4f} {_ci(best.valid)}"
+            + (f", test {best.test.mean:.4f} {_ci(best.test)}" if best.test else "") + " over seeds;",
+            f"# {len(ranking.tied)} other configuration(s) tied with it at 5%.",
+        ]
+    else:
+        test = best.test.mean if best.test else None
+        header = [
+            f"# RecBole config of the best configuration of job {name}: trial {best.runs[0].number},",
+            f"# validation {objective} {best.valid.mean:.4f}" + (f", test {test:.4f}" if test is not None else "") + ".",
+            "# Unconfirmed: a single run (one seed); run tuner confirm JOB to replicate the leading configurations.",
+        ]
+    header.append(f"# run_recbole(model={config['model']!r}, dataset={config['dataset']!r}, config_file_list=['this file'])")
     return "\n".join(header) + "\n" + yaml.safe_dump(config, sort_keys=False, default_flow_style=None, allow_unicode=True)
 
 
@@ -176,6 +190,10 @@ def _parquet_safe(frame):
 
 def _is_path(dataset: str | None) -> bool:
     return bool(dataset) and ("/" in dataset or "\\" in dataset)
+
+
+def _ci(interval) -> str:
+    return f"(95% CI {interval.low:.4f} to {interval.high:.4f})"
 
 
 def _one_line(text: str) -> str:

@@ -22,11 +22,15 @@ import yaml
 
 from tuner import __version__
 from tuner.report import _assets
+from tuner.report.compute import job_compute
+from tuner.report.confidence import ALPHA
+from tuner.report.configurations import Configuration
 from tuner.report.data import TOP_K, Comparison, Job, TrialRow, compare, memory_study, quiet_optuna
 
 N_SLICES = 4  # slice plots for this many of the most important parameters
 N_PARALLEL = 8  # parameters on the parallel-coordinates plot
 N_PARALLEL_TRIALS = 300  # lines on it (Optuna draws one trace per trial)
+N_SEED_PLOT = 12  # configurations on the per-seed plot (the best ones)
 STATE_LABELS = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed", "RUNNING": "running", "WAITING": "waiting"}
 STATE_COLORS = {"COMPLETE": "#2f6fde", "PRUNED": "#e69f00", "FAIL": "#c2412d", "RUNNING": "#7f8896", "WAITING": "#b8bec9"}
 
@@ -119,6 +123,14 @@ def _header(jobs: Sequence[Job], title: str) -> str:
 def _job_section(page: _Page, job: Job, index: int) -> str:
     parts = [f'<section class="job" id="job-{index}"><h2>{esc(job.name)}</h2>', _answer(job)]
     parts.append("<h3>Ranked configurations</h3>")
+    parts.append('<p class="sub">Each configuration (its parameters without the seed) once: the recommended one, '
+                 f"then the other confirmed ones (2 or more runs) by mean validation {esc(job.objective)}, then single "
+                 "runs. Means and 95% intervals over seeds; p-value of the test against the recommended one.</p>")
+    parts.append(_configurations_table(job))
+    studies = _Studies(job)
+    parts.append("<h3>Per-seed values per configuration</h3>")
+    parts.append(_figure_or_note(page, job, studies, _seeds_figure))
+    parts.append("<h3>All trials</h3>")
     parts.append('<p class="sub">Complete trials ranked by validation ' + esc(job.objective)
                  + "; then pruned, running, waiting and failed ones. Click a header to sort.</p>")
     parts.append(_ranked_table(job))
@@ -130,17 +142,11 @@ def _job_section(page: _Page, job: Job, index: int) -> str:
         ("Learning curves", _curves_figure),
         ("Timeline of trials per worker and device", _timeline_figure),
     ]
-    studies = _Studies(job)
     for title, draw in figures:
         parts.append(f"<h3>{title}</h3>")
-        try:
-            fig, note = draw(job, studies)
-        except Exception as e:  # a figure that cannot be drawn must not cost the whole report
-            fig, note = None, f"could not draw this plot ({type(e).__name__}: {e})"
-        if note:
-            parts.append(f'<p class="note">{esc(note)}</p>')
-        if fig is not None:
-            parts.append(page.figure(fig))
+        parts.append(_figure_or_note(page, job, studies, draw))
+    parts.append("<h3>Compute spent</h3>")
+    parts.append(_compute_table(job))
     parts.append("<h3>Failed and pruned trials</h3>")
     parts.append(_reasons_table(job))
     parts.append("<h3>Job spec and environment</h3>")
@@ -149,43 +155,113 @@ def _job_section(page: _Page, job: Job, index: int) -> str:
     return "\n".join(parts)
 
 
+def _figure_or_note(page: _Page, job: Job, studies: _Studies, draw) -> str:
+    try:
+        fig, note = draw(job, studies)
+    except Exception as e:  # a figure that cannot be drawn must not cost the whole report
+        fig, note = None, f"could not draw this plot ({type(e).__name__}: {e})"
+    return (f'<p class="note">{esc(note)}</p>' if note else "") + (page.figure(fig) if fig is not None else "")
+
+
 def _answer(job: Job) -> str:
-    best = job.best
+    """The recommended configuration, its expected test result and the group it cannot be told from."""
+    best, ranking = job.recommended, job.ranking
     counts = job.counts
     pills = "".join(f'<span class="pill {esc(s)}">{counts[s]} {STATE_LABELS[s]}</span>'
                     for s in ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING") if counts.get(s))
     budget = f" of a budget of {esc(job.budget)}" if job.budget else ""
     if best is None:
-        return (f'<div class="answer"><div class="card"><h4>Best configuration</h4><p class="note">No complete trial yet.'
-                f'</p>{pills}</div></div>')
+        return (f'<div class="answer"><div class="card"><h4>Recommended configuration</h4><p class="note">No complete '
+                f'trial yet.</p>{pills}</div></div>')
+    objective = esc(job.objective)
+    runs = best.runs
+    title = (f"Recommended configuration · {best.n_runs} runs" if best.confirmed
+             else f"Best configuration · trial {runs[0].number} · unconfirmed: single run")
+    shown = best.test or best.valid
+    big = f"{shown.mean:.4f}" + (f" <span class=\"sub\">{_ci(shown)}</span>" if shown.ci95 else "")
+    what = (f"expected test {objective}" if best.test else f"validation {objective} (no test value recorded)")
+    what += f", mean of {best.n_runs} seeds" if best.confirmed else ", one run"
     params = _kv((esc(k), _fmt_html(v)) for k, v in best.params.items())
-    metrics = sorted(set(best.valid) | set(best.test), key=_metric_order)
+    rows = [r for r in job.trials if r.number in {run.number for run in runs}]
+    metrics = sorted({m for r in rows for m in (*r.valid, *r.test)}, key=_metric_order)
     metric_rows = "".join(
-        f"<tr><td>{esc(m)}</td><td>{_fmt_metric(best.valid.get(m))}</td><td><b>{_fmt_metric(best.test.get(m))}</b></td></tr>"
-        for m in metrics)
-    test_obj = best.test.get(job.objective)
-    s = job.spread
-    sure = [f"<tr><td>trials</td><td>{pills}{budget}</td></tr>"]
-    if s is not None:
-        sure.append(f"<tr><td>top {s.k} valid</td><td>{s.valid_mean:.4f} ± {s.valid_std:.4f} "
-                    f"(range {s.valid_min:.4f} – {s.valid_max:.4f})</td></tr>")
-        if s.test_mean is not None:
-            sure.append(f"<tr><td>top {s.k} test</td><td>{s.test_mean:.4f} ± {s.test_std:.4f}</td></tr>")
-        gap = (best.value - job.ranked[1].value) if len(job.ranked) > 1 else None
-        if gap is not None:
-            sure.append(f"<tr><td>lead over #2</td><td>{abs(gap):.4f} on validation</td></tr>")
+        f"<tr><td>{esc(m)}</td><td>{_fmt_metric(_mean(r.valid.get(m) for r in rows))}</td>"
+        f"<td><b>{_fmt_metric(_mean(r.test.get(m) for r in rows))}</b></td></tr>" for m in metrics)
+    facts = [f"<tr><td>validation</td><td>{best.valid.mean:.4f} {_ci(best.valid)}</td></tr>",
+             f"<tr><td>runs</td><td>{best.n_runs}: trials {esc(_numbers([r.number for r in runs]))}"
+             f" (seeds {esc(_numbers([r.seed for r in runs]))})</td></tr>",
+             f"<tr><td>configuration</td><td>{esc(best.config_id)}</td></tr>"]
+    note = f'<p class="note">{esc(ranking.note)}</p>' if ranking.note else ""
     return (
         '<div class="answer">'
-        f'<div class="card"><h4>Best configuration · trial {best.number}</h4>'
-        f'<div class="big">{_fmt_metric(test_obj) if test_obj is not None else _fmt_metric(best.value)}</div>'
-        f'<div class="sub">test {esc(job.objective)}{"" if test_obj is not None else " (not recorded: validation shown)"}'
-        f' · validation {_fmt_metric(best.value)} · best epoch {esc(best.best_epoch or "?")} of {esc(best.epochs or "?")}</div>'
-        f"{params}</div>"
-        f'<div class="card"><h4>Metrics of the best configuration</h4><table class="kv"><tr><td></td><td>valid</td>'
+        f'<div class="card recommended"><h4>{title}</h4><div class="big">{big}</div><div class="sub">{what}</div>'
+        f'<table class="kv">{"".join(facts)}</table>{params}</div>'
+        f'<div class="card tied"><h4>Tied with it</h4>{_tied(job)}{note}</div>'
+        f'<div class="card"><h4>Metrics, mean over its runs</h4><table class="kv"><tr><td></td><td>valid</td>'
         f"<td>test</td></tr>{metric_rows}</table></div>"
-        f'<div class="card"><h4>How sure</h4><table class="kv">{"".join(sure)}</table></div>'
+        f'<div class="card"><h4>Trials</h4>{pills}{budget}</div>'
         "</div>"
     )
+
+
+def _tied(job: Job) -> str:
+    """The configurations not distinguishable from the recommended one at 5%, with their p-values."""
+    tested = [c for c in job.ranking.configurations if c.versus_leader is not None]
+    if not tested:
+        return '<p class="sub">No other configuration has 2 or more runs to test against.</p>'
+    method = esc(job.ranking.method or "")
+    if not job.ranking.tied:
+        return (f'<p class="sub">None: each of the {len(tested)} other confirmed configurations is worse at '
+                f"{ALPHA:.0%} (tested over {method}).</p>")
+    rank = {c.config_id: i for i, c in enumerate(job.ranking.configurations, start=1)}
+    items = "".join(f"<tr><td>#{rank[c.config_id]} {esc(c.config_id)}</td><td>{c.valid.mean:.4f} {_ci(c.valid)}</td>"
+                    f"<td>p = {c.versus_leader.p_value:.3f}</td></tr>" for c in job.ranking.tied)
+    return (f'<p class="sub">{len(job.ranking.tied)} of {len(tested)} other confirmed configurations cannot be told '
+            f"apart from it at {ALPHA:.0%} (tested over {method}):</p><table class=\"kv\">{items}</table>")
+
+
+def _configurations_table(job: Job) -> str:
+    configs = job.ranking.configurations
+    if not configs:
+        return '<p class="sub">No complete trial yet.</p>'
+    objective = esc(job.objective)
+    head = (["rank", "configuration", "runs", f"valid {objective}", "valid 95% CI", f"test {objective}", "test 95% CI",
+             "p vs #1", "tied"] + [esc(p) for p in job.param_names if p != "seed"] + ["trials"])
+    text_columns = {"configuration", "tied", "trials"}
+    rows = []
+    for rank, c in enumerate(configs, start=1):
+        versus = c.versus_leader
+        tied = "recommended" if rank == 1 else ("tied" if c.tied else "worse" if versus else "")
+        cells = [_num_cell(rank, str(rank)), f'<td class="t">{esc(c.config_id)}</td>', _num_cell(c.n_runs, str(c.n_runs)),
+                 _num_cell(c.valid.mean, _fmt_metric(c.valid.mean)), f'<td class="t">{_ci(c.valid, bare=True)}</td>',
+                 _num_cell(c.test.mean if c.test else None, _fmt_metric(c.test.mean) if c.test else ""),
+                 f'<td class="t">{_ci(c.test, bare=True) if c.test else ""}</td>',
+                 _num_cell(versus.p_value if versus else None, f"{versus.p_value:.3f}" if versus else ""),
+                 f'<td class="t">{tied}</td>']
+        for p in job.param_names:
+            if p == "seed":
+                continue
+            v = c.params.get(p)
+            cells.append(_num_cell(v, _fmt_html(v)) if isinstance(v, (int, float)) and not isinstance(v, bool)
+                         else f'<td class="t">{_fmt_html(v)}</td>')
+        cells.append(f'<td class="wrap">{esc(_numbers([r.number for r in c.runs]))}</td>')
+        rows.append(f'<tr{" class=best" if rank == 1 else ""}>{"".join(cells)}</tr>')
+    header = "".join(f'<th{" class=t" if h in text_columns or "CI" in h else ""}>{h}</th>' for h in head)
+    return (f'<div class="scroll"><table class="data sortable configurations"><thead><tr>{header}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table></div>')
+
+
+def _ci(interval, bare: bool = False) -> str:
+    """``[0.0512, 0.0588]`` (95% over seeds), or a word for a single run."""
+    if interval.ci95 is None:
+        return "single run" if bare else "(single run: no interval)"
+    text = f"[{interval.low:.4f}, {interval.high:.4f}]"
+    return text if bare else f"95% CI {text}"
+
+
+def _mean(values) -> float | None:
+    numbers = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+    return sum(numbers) / len(numbers) if numbers else None
 
 
 def _ranked_table(job: Job) -> str:
@@ -195,16 +271,18 @@ def _ranked_table(job: Job) -> str:
     valid_names = sorted(job.valid_metric_names, key=_metric_order)
     test_names = sorted(job.test_metric_names, key=_metric_order)
     gpu = any(r.gpu_peak_mib is not None for r in job.trials)
-    head = (["rank", "trial", "state", f"valid {job.objective}"] + [esc(p) for p in job.param_names]
+    head = (["rank", "trial", "state", "configuration", "seed", "role", f"valid {job.objective}"]
+            + [esc(p) for p in job.param_names]
             + [f"valid {esc(m)}" for m in valid_names if m != job.objective] + [f"test {esc(m)}" for m in test_names]
             + ["best epoch", "epochs", "seconds"] + (["GPU MiB"] if gpu else []) + ["device", "worker", "note"])
-    text_columns = {"state", "device", "worker", "note"}
+    text_columns = {"state", "configuration", "role", "device", "worker", "note"}
     rows = []
     for rank, r in enumerate(list(job.ranked) + others, start=1):
         ranked = r.state == "COMPLETE" and rank <= len(job.ranked)
         cells = [_num_cell(rank if ranked else None, str(rank) if ranked else ""), _num_cell(r.number, str(r.number)),
                  f'<td class="t"><span class="pill {esc(r.state)}">{_label(r.state)}</span></td>',
-                 _num_cell(r.value, _fmt_metric(r.value))]
+                 f'<td class="t">{esc(r.config_id or "")}</td>', _num_cell(r.seed, esc("" if r.seed is None else r.seed)),
+                 f'<td class="t">{esc(r.role or "")}</td>', _num_cell(r.value, _fmt_metric(r.value))]
         for p in job.param_names:
             v = r.params.get(p)
             cells.append(_num_cell(v, _fmt_html(v)) if isinstance(v, (int, float)) and not isinstance(v, bool)
@@ -230,6 +308,31 @@ def _trial_note(r: TrialRow) -> str:
     if r.retry_of is not None:
         bits.append(f"retry of trial {esc(r.retry_of)}")
     return "; ".join(bits)
+
+
+def _compute_table(job: Job) -> str:
+    """Epochs and seconds in total and per configuration; where pruned trials stopped (the rungs)."""
+    spent = job_compute(job.trials)
+    if not spent.trials:
+        return '<p class="sub">No trial has trained yet.</p>'
+    rungs = ", ".join(f"{n} at epoch {e}" for e, n in spent.pruned_at.items())
+    head = "".join(f"<th>{esc(p)}</th>" for p in job.param_names if p != "seed")
+    rows = []
+    for c in spent.configurations:
+        states = ", ".join(f"{n} {_label(s)}" for s, n in c.states.items())
+        stopped = ", ".join(str(e) for e in c.pruned_at)
+        params = "".join(f"<td>{_fmt_html(c.params.get(p))}</td>" for p in job.param_names if p != "seed")
+        rows.append(f"{_num_cell(c.epochs, str(c.epochs))}{_num_cell(c.seconds, _duration(c.seconds))}"
+                    f'<td class="t">{esc(states)}</td><td class="t">{esc(stopped)}</td>'
+                    f"{_num_cell(c.best_value, _fmt_metric(c.best_value))}{params}"
+                    f'<td class="t">{esc(_numbers(c.trials))}</td>')
+    return (f'<p class="sub">{spent.epochs} epochs, {esc(_duration(spent.seconds))} of training over {spent.trials} trials '
+            f"and {len(spent.configurations)} configurations"
+            + (f"; pruned trials stopped: {esc(rungs)}" if rungs else "; none pruned") + ".</p>"
+            '<div class="scroll"><table class="data sortable compute"><thead><tr><th>epochs</th><th>seconds</th>'
+            f'<th class="t">trials by state</th><th class="t">pruned at epoch</th><th>best valid {esc(job.objective)}</th>'
+            f'{head}<th class="t">trial numbers</th></tr></thead><tbody>'
+            + "".join(f"<tr>{r}</tr>" for r in rows) + "</tbody></table></div>")
 
 
 def _reasons_table(job: Job) -> str:
@@ -285,12 +388,14 @@ def _comparison(page: _Page, rows: Sequence[Comparison]) -> str:
         body.append(
             f'<tr><td class="wrap">{esc(c.job)}</td><td class="wrap">{esc(c.model or "")}</td><td class="wrap">{esc(c.dataset or "")}</td>'
             f"{_num_cell(c.best_valid, _fmt_metric(c.best_valid))}{_num_cell(c.best_test, _fmt_metric(c.best_test))}"
+            f"{_num_cell(c.best_runs, str(c.best_runs))}"
             f"{_num_cell(s.valid_mean if s else None, f'{s.valid_mean:.4f} ± {s.valid_std:.4f}' if s else '')}"
             f"{_num_cell(c.complete, str(c.complete))}<td class=\"wrap wide\">{params}</td></tr>")
     objectives = sorted({c.objective for c in rows})
     objective = esc(objectives[0]) if len(objectives) == 1 else "objective"
     table = ('<div class="scroll"><table class="data sortable compare"><thead><tr><th class="t">job</th><th class="t">model</th>'
-             f'<th class="t">dataset</th><th>best valid {objective}</th><th>its test {objective}</th><th>top-{TOP_K} valid mean ± sd</th>'
+             f'<th class="t">dataset</th><th>recommended: valid {objective}</th><th>its test {objective}</th><th>its runs</th>'
+             f'<th>top-{TOP_K} configurations: valid mean ± sd</th>'
              f'<th>complete trials</th><th class="t">best configuration</th></tr></thead><tbody>{"".join(body)}</tbody></table></div>')
     fig = go.Figure()
     labels = _axis_labels([c.job for c in rows])
@@ -306,8 +411,9 @@ def _comparison(page: _Page, rows: Sequence[Comparison]) -> str:
     fig.for_each_trace(lambda t: t.update(name="validation" if t.legendgroup == "valid" else "test"))
     fig.update_layout(boxmode="group", height=420, title=f"{objective} of every complete trial, per job",
                       yaxis_title=objective)
-    return ('<section id="compare"><h2>Comparison</h2><p class="sub">Best configuration of each job (selected on '
-            'validation) and the spread of all its complete trials.</p>' + table + page.figure(fig) + "</section>")
+    return ('<section id="compare"><h2>Comparison</h2><p class="sub">The recommended configuration of each job '
+            '(selected on validation; means over its runs) and the spread of all its complete trials.</p>'
+            + table + page.figure(fig) + "</section>")
 
 
 # ----- figures: each returns (figure or None, note or None) ----------------------------------------
@@ -359,6 +465,36 @@ def _escaped_trial(t):
                        params={esc(k): value(v) for k, v in t.params.items()},
                        distributions={esc(k): distribution(d) for k, d in t.distributions.items()},
                        user_attrs={}, system_attrs={}, intermediate_values={})
+
+
+def _seeds_figure(job: Job, studies: _Studies):
+    """Every run's validation and test objective, one column per configuration, so overlaps are seen."""
+    configs = job.ranking.configurations[:N_SEED_PLOT]
+    if not configs:
+        return None, "no complete trial yet"
+    import plotly.graph_objects as go
+
+    labels = _axis_labels([f"#{i} {c.config_id} ({c.n_runs})" for i, c in enumerate(configs, start=1)])
+    fig = go.Figure()
+    for split, color in (("valid", "#2f6fde"), ("test", "#1b8a5a")):
+        xs, ys, hover = [], [], []
+        for c, label in zip(configs, labels):
+            for r in c.runs:
+                value = r.valid if split == "valid" else r.test
+                if value is not None:
+                    xs.append(label)
+                    ys.append(value)
+                    hover.append(f"trial {r.number}, seed {esc(r.seed)}")
+        fig.add_trace(go.Box(x=xs, y=ys, name="validation" if split == "valid" else "test", offsetgroup=split,
+                             boxpoints="all", jitter=0.3, pointpos=0, marker=dict(color=color, size=6),
+                             line=dict(width=1), text=hover,
+                             hovertemplate="%{x}<br>%{text}: %{y:.4f}<extra>" + split + "</extra>"))
+    single = sum(1 for c in configs if not c.confirmed)
+    note = (f"{single} of these {len(configs)} configurations have a single run (one point, no box)" if single else None)
+    fig.update_layout(boxmode="group", height=460, yaxis_title=esc(job.objective),
+                      title=f"{esc(job.objective)} of every run (seed) of the {len(configs)} best configurations "
+                            "(runs in brackets)")
+    return fig, note
 
 
 def _history_figure(job: Job, studies: _Studies):

@@ -64,11 +64,14 @@ def add_synthetic_job(
     n_running: int = 2,
     n_waiting: int = 0,
     spec_extra: dict | None = None,
+    confirm: tuple[int, int] = (0, 0),
 ) -> optuna.Study:
     """Create study ``name`` holding ``n_trials`` trials as the service would have written them.
 
     About 70% complete, 20% pruned, 5% failed (one of them retried), then ``n_running`` running and
-    ``n_waiting`` waiting (queued, not started) trials.
+    ``n_waiting`` waiting (queued, not started) trials. ``confirm=(K, S)``: then S replicates (seeds 1..S)
+    of each of the K best complete trials, and every trial records its role, config_id and seed (a job
+    without them is one from before the confirmation stage).
     The objective rises with learning rate near 3e-3 and with dropout near 0.2, plus noise.
     """
     rng = random.Random(seed)
@@ -147,8 +150,40 @@ def add_synthetic_job(
             number=number, trial_id=number, state=TrialState.WAITING, value=None, values=None, datetime_start=None,
             datetime_complete=None, params={}, distributions={}, user_attrs={}, system_attrs={}, intermediate_values={},
         ))
+    if confirm[0] > 0:
+        trials += _replicates(trials, confirm, objective, model, rng)
     study.add_trials(trials)
     return study
+
+
+def _replicates(trials: list[FrozenTrial], confirm: tuple[int, int], objective: str, model: str,
+                rng: random.Random) -> list[FrozenTrial]:
+    """S more seeds of the K best complete trials, after them in time; every trial gets role, config_id, seed."""
+    top, seeds = confirm
+    for t in trials:
+        if t.params:
+            t.user_attrs.update({records.ROLE: records.SEARCH, records.CONFIG_ID: records.config_id(t.params),
+                                 records.SEED: 2020})
+    best = sorted((t for t in trials if t.state == TrialState.COMPLETE), key=lambda t: -t.value)[:top]
+    end = max(t.datetime_complete or t.datetime_start for t in trials if t.datetime_start)
+    out = []
+    for i, first in enumerate(t for t in best for _ in range(seeds)):
+        value = _quality(first.params, model) + rng.gauss(0, 0.004)
+        valid, test = _metrics(value, rng), _metrics(value * 0.85, rng)
+        valid[objective] = value
+        start = end + dt.timedelta(seconds=20 * i)
+        attrs = {k: first.user_attrs[k] for k in (records.DEVICE, records.HOST, records.WORKER)}
+        attrs.update({records.ROLE: records.REPLICATE, records.CONFIG_ID: first.user_attrs[records.CONFIG_ID],
+                      records.SEED: 1 + i % seeds, records.VALID_METRICS: valid, records.TEST_METRICS: test,
+                      records.BEST_EPOCH: first.user_attrs[records.BEST_EPOCH], records.EPOCHS: first.user_attrs[records.EPOCHS],
+                      records.SECONDS: 19.0})
+        out.append(FrozenTrial(
+            number=len(trials) + i, trial_id=len(trials) + i, state=TrialState.COMPLETE, value=value, values=None,
+            datetime_start=start, datetime_complete=start + dt.timedelta(seconds=19), params=dict(first.params),
+            distributions=dict(first.distributions), user_attrs=attrs, system_attrs={},
+            intermediate_values={e: v * value / first.value for e, v in first.intermediate_values.items()},
+        ))
+    return out
 
 
 def _sample(rng: random.Random, dist) -> float:
@@ -173,3 +208,31 @@ def _metrics(ndcg: float, rng: random.Random) -> dict[str, float]:
     """Plausible metrics @10 around a given NDCG@10 (recall ~2x, mrr ~0.7x, hit = recall in leave-one-out)."""
     recall = ndcg * 2.05 + rng.gauss(0, 0.001)
     return {"recall@10": recall, "ndcg@10": ndcg, "mrr@10": ndcg * 0.7, "hit@10": recall, "precision@10": recall / 10}
+
+
+def simulated_ranks(
+    rng,
+    user_logits,
+    n_runs: int,
+    *,
+    offset: float = 0.0,
+    shift_sd: float = 0.05,
+    noise_sd: float = 0.3,
+    k: int = 10,
+):
+    """Per-user ranks of the target (1..k, 0: not in the top k) in ``n_runs`` simulated training runs of one
+    configuration, shape (runs, users), as :mod:`tuner.per_user` stores them.
+
+    A user's target reaches the top k with probability ``sigmoid(user_logit + offset + shift + noise)``:
+    ``user_logits`` is how easy each user is (shared by every configuration), ``offset`` how good the
+    configuration is, ``shift`` (sd ``shift_sd``) what one seed moves for every user, ``noise`` (sd
+    ``noise_sd``) what it moves per user; a hit lands on a uniform position 1..k. ``rng`` is a
+    ``numpy.random.Generator``. For the statistics' A/A and A/B checks (docs/statistics.md).
+    """
+    import numpy as np
+
+    logits = np.asarray(user_logits, dtype=np.float64)
+    shift = rng.normal(0.0, shift_sd, size=(n_runs, 1))
+    noise = rng.normal(0.0, noise_sd, size=(n_runs, logits.size))
+    hit = rng.random((n_runs, logits.size)) < 1.0 / (1.0 + np.exp(-(logits + offset + shift + noise)))
+    return np.where(hit, rng.integers(1, k + 1, size=hit.shape), 0).astype(np.int64)

@@ -110,7 +110,8 @@ def prepare(spec_path: str | Path, *, name: str | None = None, load_data: bool =
         grid = [points[i] for i in grid_order(len(points), spec.sampler.get("seed"))[:n_trials]]
     spec = dataclasses.replace(spec, dataset=dataset, n_trials=n_trials)
 
-    check_optimizers(spec.sampler, spec.pruner, spec.params.get("epochs"), where)
+    check_optimizers(spec.sampler, spec.pruner, spec.params.get("epochs"), where,
+                     eval_step=spec.params.get("eval_step"), n_trials=n_trials)
     settings = _checked_settings(spec, space, where)
     if load_data:
         load_job_dataset(spec, settings)

@@ -38,6 +38,8 @@ PRUNER_OPTIONS = {
     "none": (),
     "median": ("n_startup_trials", "n_warmup_steps", "interval_steps", "n_min_trials"),
     "hyperband": ("min_resource", "max_resource", "reduction_factor", "bootstrap_count"),
+    "successive_halving": ("min_resource", "reduction_factor", "min_early_stopping_rate", "bootstrap_count"),  # ASHA
+    "topk": ("k", "epoch"),  # every configuration trains `epoch` epochs, the k best in full (tuner.service.pruners)
 }
 DEFAULT_MAX_RETRIES = 2
 

@@ -1,4 +1,8 @@
-"""``tuner status``: every job's progress and best configuration, and the workers seen lately."""
+"""``tuner status``: every job's progress and recommended configuration, and the workers seen lately.
+
+Configurations are ranked by :mod:`tuner.report.configurations` (the report ranks through it too):
+a configuration is listed once with its runs counted, mean and 95% CI over seeds.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from tuner import records
 from tuner.environment import storage_url
+from tuner.report.configurations import Configuration, Ranking, load_per_user, rank_configurations, spec_seed
 from tuner.service import presence
 from tuner.service.jobs import Job, count_states, load_jobs, retried_numbers
 from tuner.service.storage import open_storage, storage_errors
@@ -43,23 +48,33 @@ class JobStatus:
     created_at: str | None
     replicates: int = 0  # trials of the confirmation stage (role "replicate"), not part of the budget
     replicates_done: int = 0  # of those, finished (complete, pruned, or failed and not queued again)
+    # {"params", "n_runs", "valid_mean", "valid_ci95": [lo, hi], "test_mean", "test_ci95", "tied": [{"params",
+    # "p_value"}], ...}: the best mean validation objective over confirmed runs (CIs null for a single run)
+    recommended: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
 @dataclass(frozen=True)
-class RankedTrial:
-    """A complete trial in a job's ranking (best validation objective first)."""
+class RankedConfiguration:
+    """A configuration in a job's ranking: the recommended one first, then the other confirmed ones
+    (2 or more runs) by mean validation objective, then single runs."""
 
     rank: int
-    number: int
-    value: float  # the validation objective
-    test: dict[str, float]  # test metrics at the best validation epoch
+    config_id: str
+    number: int  # its first run's trial number
+    numbers: tuple[int, ...]  # every run's (distinct seeds)
+    value: float  # the mean validation objective over its runs
+    valid_ci95: list[float] | None  # over seeds; None for a single run
+    test: dict[str, float]  # mean test metrics over its runs
+    test_ci95: list[float] | None  # of the test objective
     params: dict[str, Any]
-    best_epoch: int | None
-    epochs: int | None
-    seconds: float | None
+    p_value: float | None  # against the recommended configuration (None for it and for single runs)
+    tied: bool  # not distinguishable from the recommended one at 5%
+
+
+RankedTrial = RankedConfiguration  # the name tuner.service exported before configurations were ranked
 
 
 def status(storage: str | None = None, jobs: Sequence[str] | None = None) -> list[JobStatus]:
@@ -68,7 +83,7 @@ def status(storage: str | None = None, jobs: Sequence[str] | None = None) -> lis
     optuna_storage = open_storage(url, must_exist=True)
     try:
         with storage_errors(url):
-            return [job_status(job, optuna_storage.get_all_trials(job.study_id, deepcopy=False))
+            return [job_status(job, optuna_storage.get_all_trials(job.study_id, deepcopy=False), optuna_storage.engine)
                     for job in load_jobs(optuna_storage, jobs)]
     finally:
         optuna_storage.engine.dispose()
@@ -85,7 +100,8 @@ def workers(storage: str | None = None, within: dt.timedelta = dt.timedelta(minu
         optuna_storage.engine.dispose()
 
 
-def job_status(job: Job, trials: Sequence[FrozenTrial]) -> JobStatus:
+def job_status(job: Job, trials: Sequence[FrozenTrial], engine=None) -> JobStatus:
+    """``engine``: the job database's, to test configurations over users as well as seeds."""
     counts = count_states(trials)
     requeued = retried_numbers(trials)
     complete = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
@@ -111,6 +127,7 @@ def job_status(job: Job, trials: Sequence[FrozenTrial]) -> JobStatus:
         best_params=_values(job, best) if best else {}, best_test=dict(best.user_attrs.get(records.TEST_METRICS) or {}) if best else {},
         created_at=job.attrs.get(records.CREATED_AT),
         **_replicate_counts(trials, requeued),
+        recommended=_ranking(job, trials, engine).recommended_json(lambda c: _values(job, c)),
     )
 
 
@@ -119,30 +136,48 @@ def _replicate_counts(trials: Sequence[FrozenTrial], requeued: set[int]) -> dict
     return {"replicates": len(counted), "replicates_done": sum(t.state.is_finished() for t in counted)}
 
 
-def ranking(storage: str | None, name: str, top: int | None = None) -> list[RankedTrial]:
-    """The job's complete trials, best validation objective first."""
+def ranking(storage: str | None, name: str, top: int | None = None) -> list[RankedConfiguration]:
+    """The job's configurations, the recommended one first (see :class:`RankedConfiguration`)."""
     url = storage_url(storage)
     optuna_storage = open_storage(url, must_exist=True)
     try:
         with storage_errors(url):
             (job,) = load_jobs(optuna_storage, [name])
             trials = optuna_storage.get_all_trials(job.study_id, deepcopy=False, states=(TrialState.COMPLETE,))
+            ranked = _ranking(job, trials, optuna_storage.engine)
     finally:
         optuna_storage.engine.dispose()
-    ranked = sorted((t for t in trials if t.value is not None), key=lambda t: (-t.value, t.number))[:top]
+    by_number = {t.number: t for t in trials}
     return [
-        RankedTrial(
-            rank=i + 1, number=t.number, value=float(t.value), test=dict(t.user_attrs.get(records.TEST_METRICS) or {}),
-            params=_values(job, t), best_epoch=t.user_attrs.get(records.BEST_EPOCH), epochs=t.user_attrs.get(records.EPOCHS),
-            seconds=t.user_attrs.get(records.SECONDS),
+        RankedConfiguration(
+            rank=i + 1, config_id=c.config_id, number=c.runs[0].number, numbers=tuple(r.number for r in c.runs),
+            value=c.valid.mean, valid_ci95=c.valid.ci95, test=_mean_test([by_number[r.number] for r in c.runs]),
+            test_ci95=c.test.ci95 if c.test else None, params=_values(job, c),
+            p_value=c.versus_leader.p_value if c.versus_leader else None, tied=c.tied,
         )
-        for i, t in enumerate(ranked)
+        for i, c in enumerate(ranked.configurations[:top])
     ]
 
 
-def _values(job: Job, trial: FrozenTrial) -> dict[str, Any]:
-    """The trial's parameters as the model got them (Optuna stores some choices as JSON text)."""
+def _ranking(job: Job, trials: Sequence[FrozenTrial], engine) -> Ranking:
+    seed = spec_seed(job.attrs.get(records.SPEC))
+    objective = job.spec.objective
+    per_user = load_per_user(engine, trials, objective, default_seed=seed) if engine is not None else None
+    return rank_configurations(trials, objective, default_seed=seed, per_user=per_user)
+
+
+def _mean_test(trials: Sequence[FrozenTrial]) -> dict[str, float]:
+    """Each test metric's mean over the runs that recorded it."""
+    values: dict[str, list[float]] = {}
+    for t in trials:
+        for name, value in (t.user_attrs.get(records.TEST_METRICS) or {}).items():
+            values.setdefault(name, []).append(float(value))
+    return {name: sum(v) / len(v) for name, v in values.items()}
+
+
+def _values(job: Job, item: FrozenTrial | Configuration) -> dict[str, Any]:
+    """The parameters as the model got them (Optuna stores some choices as JSON text)."""
     try:
-        return job.space.decode(trial.params)
+        return job.space.decode(item.params)
     except Exception:  # a space edited by hand in the database: show Optuna's values
-        return dict(trial.params)
+        return dict(item.params)
