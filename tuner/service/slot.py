@@ -24,7 +24,7 @@ from optuna.trial import FrozenTrial, TrialState
 from tuner import per_user, records
 from tuner.service import confirm, devices, presence
 from tuner.service.jobs import Job, load_jobs
-from tuner.service.objective import EpochReporter, Objective, TrialContext, TrialTakenAway
+from tuner.service.objective import EpochReporter, Objective, TrialContext, TrialTakenAway, train_objective
 from tuner.service.optimizers import make_pruner, make_sampler
 from tuner.service.queue import queue_again, take_waiting, unfinished
 from tuner.service.pulse import Pulse
@@ -122,6 +122,7 @@ class SlotRunner:
         self.log.info("slot started on %s (%d torch threads)", self.slot.device, self.slot.threads)
         code = 0
         try:
+            self._prepare_device()
             self._loop()
         except DatabaseUnavailable as e:
             self.log.error("%s; giving up", e)
@@ -132,6 +133,14 @@ class SlotRunner:
         self.log.info("slot stopped after %d trial(s)%s", pulse.trials_done,
                       f" ({self.stop.signal_name})" if self.stop.signal_name else "")
         return code
+
+    def _prepare_device(self) -> None:
+        """Before the first trial, so none pays for it: the C++ kernels' build, once per machine
+        (a trivial objective, as the coordination tests and benchmark pass, trains nothing)."""
+        if self.options.objective is train_objective:
+            from tuner.training.run import prepare_device
+
+            prepare_device(self.slot.device)
 
     # -- the loop ---------------------------------------------------------------------------------
 
