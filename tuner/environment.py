@@ -19,9 +19,10 @@ TRIALS_PER_DEVICE = "TUNER_TRIALS_PER_DEVICE"  # worker slots per device
 DATA_DIR = "TUNER_DATA_DIR"  # where dataset folders (and downloads such as ml-1m) are looked for
 CACHE_DIR = "TUNER_CACHE_DIR"  # where parsed datasets are cached
 NATIVE_KERNELS = "TUNER_NATIVE_KERNELS"  # 0 turns off the C++ CPU kernels (tuner/models/native.py)
+KERNEL_DIR = "TUNER_KERNEL_DIR"  # where the C++ CPU kernels are built, one folder per build key
 
 # Every variable of the contract; the deployment tests check docker-compose.yml sets no other TUNER_*.
-VARIABLES = (STORAGE, STORAGE_FILE, DEVICES, TRIALS_PER_DEVICE, DATA_DIR, CACHE_DIR, NATIVE_KERNELS)
+VARIABLES = (STORAGE, STORAGE_FILE, DEVICES, TRIALS_PER_DEVICE, DATA_DIR, CACHE_DIR, NATIVE_KERNELS, KERNEL_DIR)
 
 DEFAULT_STORAGE = "sqlite:///tuner.db"
 
@@ -65,6 +66,13 @@ def cache_dir() -> Path:
         return Path(os.environ[CACHE_DIR])
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "seqrec-tuner"
+
+
+def kernel_dir() -> Path:
+    """``$TUNER_KERNEL_DIR``, else ``kernels/`` in the cache folder (``~/.cache/seqrec-tuner/kernels``)."""
+    if os.environ.get(KERNEL_DIR):
+        return Path(os.environ[KERNEL_DIR])
+    return cache_dir() / "kernels"
 
 
 def data_dir() -> Path:

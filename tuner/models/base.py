@@ -49,6 +49,7 @@ class SequentialRecommender(nn.Module, ABC):
 
     def prepare(self, device: torch.device) -> None:
         """Load what training will need on ``device`` before it is timed: on the CPU the C++ kernels
-        (the cross-entropy of both models, Caser's convolutions), whose first build takes ~25 s."""
+        (the cross-entropy of both models, Caser's convolutions), built once per machine (a worker
+        slot has them built before its first trial: tuner.training.run.prepare_device)."""
         if torch.device(device).type == "cpu":
             cpu_kernels()

@@ -22,10 +22,13 @@ The torch-op forms (tuner/models/horizontal.py, vertical.py, losses.py, embeddin
 and nn.GRU for gru.py) stay the path on CUDA, in float64 (but for the max over starts and the
 backward) and wherever this module can't build.
 
-The build needs a C++ compiler and ninja and takes about half a minute, once per machine and torch
-version (torch caches it under ``TORCH_EXTENSIONS_DIR``, default ``~/.cache/torch_extensions``, and
-rebuilds when a source file changes, or a header: a flag names the headers' digest). Anything that
-stops it leaves the torch-op path, with one warning.
+The build needs a C++ compiler and ninja and takes about two minutes on two cores. It happens once per
+content of the sources and headers, compiler flags, torch and Python version: that digest names the
+module and its folder under ``$TUNER_KERNEL_DIR`` (default ``~/.cache/seqrec-tuner/kernels``), so two
+checkouts, or hosts sharing a home directory, share one build, and an edit to any source builds anew.
+A build holds a file lock; another process that needs the same build waits on it instead of building
+again. ``make install`` and every worker slot build before their first trial, so no trial pays for it.
+Anything that stops it leaves the torch-op path, with one warning.
 ``TUNER_NATIVE_KERNELS=0`` turns the kernels off.
 """
 
@@ -33,14 +36,19 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.util
 import logging
 import os
+import platform
 import shutil
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
 from tuner.environment import NATIVE_KERNELS as SWITCH
+from tuner.environment import kernel_dir
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +56,7 @@ _NAMES = ("horizontal.cpp", "vertical.cpp", "cross_entropy.cpp", "embedding.cpp"
 SOURCES = [Path(__file__).resolve().parent / "csrc" / name for name in _NAMES]
 HEADERS = [Path(__file__).resolve().parent / "csrc" / name for name in ("vector.h", "chunks.h")]
 
-# Vector instructions by the CPU capability torch itself detected: part of the module's name, so a
+# Vector instructions by the CPU capability torch itself detected: part of the build's key, so a
 # build cached on a shared home directory is never loaded on a machine that lacks them.
 _VECTOR_FLAGS = {
     "AVX512": ["-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mfma", "-mprefer-vector-width=512"],
@@ -56,8 +64,48 @@ _VECTOR_FLAGS = {
 }
 
 
+@dataclass(frozen=True)
+class KernelBuild:
+    """What one compiled module is made of. Its :attr:`key` digests all of it, with the torch, Python
+    and compiler it is built for: the module's name and cache folder carry the key, so a build is
+    found by what it is made of, never by where its sources lie."""
+
+    prefix: str  # the module's name before the key
+    sources: tuple[Path, ...]
+    headers: tuple[Path, ...] = ()  # included by the sources: only their content matters to the key
+    cflags: tuple[str, ...] = ()
+    ldflags: tuple[str, ...] = ()
+
+    @functools.cached_property
+    def key(self) -> str:
+        import torch
+
+        digest = hashlib.sha256()
+        for path in (*self.sources, *self.headers):
+            digest.update(f"{path.name}\0".encode() + path.read_bytes() + b"\0")
+        target = (torch.__version__, torch.version.git_version, sys.implementation.cache_tag, platform.machine(),
+                  os.environ.get("CXX", "c++"), *self.cflags, "|", *self.ldflags)
+        digest.update("\0".join(map(str, target)).encode())
+        return digest.hexdigest()[:16]
+
+    @property
+    def name(self) -> str:
+        return f"{self.prefix}_{self.key}"
+
+
 def enabled() -> bool:
     return os.environ.get(SWITCH, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def kernel_build() -> KernelBuild:
+    """The project's kernels, with the vector flags of this machine's CPU."""
+    import torch
+
+    capability = torch.backends.cpu.get_cpu_capability()
+    return KernelBuild(
+        prefix="tuner_cpu_kernels", sources=tuple(SOURCES), headers=tuple(HEADERS),
+        cflags=("-O3", "-fopenmp", *_VECTOR_FLAGS.get(capability, [])), ldflags=("-fopenmp",),
+    )
 
 
 @functools.lru_cache(maxsize=None)
@@ -66,34 +114,70 @@ def cpu_kernels() -> ModuleType | None:
     if not enabled():
         return None
     try:
-        import torch
-        from torch.utils.cpp_extension import load
-
-        _put_venv_ninja_on_path()
-        capability = torch.backends.cpu.get_cpu_capability()
-        logger.info("loading the C++ CPU kernels (a first build on this machine takes about 30 s)")
-        return load(
-            name=f"tuner_cpu_kernels_{capability.lower()}",
-            sources=[str(path) for path in SOURCES],
-            extra_cflags=["-O3", "-fopenmp", *_VECTOR_FLAGS.get(capability, []), _headers_flag()],
-            extra_ldflags=["-fopenmp"],
-            verbose=False,
-        )
+        return load_or_build(kernel_build(), kernel_dir())
     except Exception as error:  # no compiler, no ninja, unwritable cache: torch ops still work
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         logger.warning("C++ CPU kernels unavailable (%s); using torch ops, slower on the CPU", reason[:300])
         return None
 
 
-def _headers_flag() -> str:
-    """A define naming the headers' digest: torch rebuilds a cached module only when a source file
-    or a flag changes, so without it an edit to a header alone would leave the old build loaded."""
-    digest = hashlib.sha256(b"".join(path.read_bytes() for path in HEADERS)).hexdigest()[:16]
-    return f"-DTUNER_HEADERS_DIGEST={digest}"
+def load_or_build(build: KernelBuild, root: Path) -> ModuleType:
+    """The module ``build`` describes, from ``root/<key>/`` where it is cached, else built there first.
+    A build under way in another process is waited for, not repeated."""
+    from filelock import FileLock, Timeout
+
+    folder = root / build.key
+    library = folder / f"{build.name}.so"
+    if not library.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(folder / "build.lock"))  # an flock: released by the OS if its holder dies
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            logger.info("waiting for another process to finish building the C++ CPU kernels in %s", folder)
+            lock.acquire()
+        try:
+            if not library.exists():  # else it was built while this process waited
+                sys.modules[build.name] = _build(build, folder, library)
+        finally:
+            lock.release()
+    return _import(build.name, library)
+
+
+def _build(build: KernelBuild, folder: Path, library: Path) -> ModuleType:
+    from torch.utils.cpp_extension import load
+
+    _put_venv_ninja_on_path()
+    logger.info("building the C++ CPU kernels into %s (once for these sources, flags and torch version; "
+                "about 2 minutes on 2 cores)", folder)
+    started = time.monotonic()
+    work = folder / "build"
+    shutil.rmtree(work, ignore_errors=True)  # whatever a killed build left, torch's own lock file included
+    work.mkdir()
+    module = load(name=build.name, sources=[str(p) for p in build.sources], extra_cflags=list(build.cflags),
+                  extra_ldflags=list(build.ldflags), build_directory=str(work), verbose=False)
+    partial = library.with_suffix(".so.partial")
+    shutil.copyfile(work / library.name, partial)
+    os.replace(partial, library)  # appears whole: a process that finds it never reads half a file
+    shutil.rmtree(work, ignore_errors=True)
+    logger.info("built the C++ CPU kernels in %.0f s", time.monotonic() - started)
+    return module
+
+
+def _import(name: str, library: Path) -> ModuleType:
+    """The extension module at ``library`` (torch's libraries loaded first: it links against them)."""
+    import torch  # noqa: F401
+
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, library)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    sys.modules[name] = module
+    return module
 
 
 def _put_venv_ninja_on_path() -> None:
     """torch looks for ``ninja`` on PATH; the pip-installed one sits beside this Python."""
     if shutil.which("ninja") is None:
         os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-

@@ -80,3 +80,12 @@ def dataset_for(given: SequentialDataset | str | None, settings: Mapping[str, An
     if features:
         options["load_col"] = with_item_fields(options["load_col"], list(features))
     return load_dataset(str(given), options)
+
+
+def prepare_device(device: str | torch.device) -> None:
+    """What training on ``device`` needs ready before a first run is timed: on the CPU, the C++ kernels
+    (built now where this machine has no build of these sources yet, so no trial pays for it)."""
+    if torch.device(device).type == "cpu":
+        from tuner.models.native import cpu_kernels
+
+        cpu_kernels()
