@@ -18,7 +18,7 @@ from tuner import __version__
 from tuner.errors import TunerError
 
 # Command modules, in the order their commands appear in ``tuner --help``.
-COMMAND_MODULES = ("jobs", "data", "train", "space", "report")
+COMMAND_MODULES = ("jobs", "data", "train", "space", "report", "dashboard")
 
 
 def build_parser() -> argparse.ArgumentParser:
