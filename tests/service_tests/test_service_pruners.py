@@ -66,6 +66,15 @@ def test_topk_waits_for_trials_still_short_of_its_epoch():
     assert [t.system_attrs[FIXED_PARAMS] for t in study.get_trials(states=(TrialState.WAITING,))] == [{"x": 0}]
 
 
+def test_topk_does_not_wait_for_replicates_of_the_confirmation_stage():
+    study = optuna.create_study(direction="maximize", pruner=TopKPruner(k=1, epoch=1))
+    study.enqueue_trial({"x": 0})
+    study.enqueue_trial({"x": 1}, user_attrs={records.ROLE: records.REPLICATE})
+    assert _run_to(study, {0: [0.5, 0.6]}) == [True]
+    queued = study.get_trials(states=(TrialState.WAITING,))
+    assert [t.user_attrs for t in queued] == [{records.ROLE: records.REPLICATE}, {records.PROMOTED_FROM: 0}]
+
+
 @pytest.mark.parametrize("settings", [{"k": 0}, {"epoch": 0}, {"k": 1.5}])
 def test_topk_rejects_settings_that_are_not_positive_whole_numbers(settings):
     with pytest.raises(ValueError):

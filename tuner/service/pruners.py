@@ -42,7 +42,7 @@ class TopKPruner(optuna.pruners.BasePruner):
 
     def _before_rung(self, t: FrozenTrial) -> bool:
         """A first-stage trial that may still report ``epoch``."""
-        if records.PROMOTED_FROM in t.user_attrs:
+        if not _first_stage(t):
             return False
         return t.state == TrialState.WAITING or (t.state == TrialState.RUNNING and self._rung_value(t) is None)
 
@@ -54,7 +54,7 @@ class TopKPruner(optuna.pruners.BasePruner):
     def _promote(self, study: optuna.Study, trials: list[FrozenTrial]) -> None:
         promoted = {_key(t.params) for t in trials if records.PROMOTED_FROM in t.user_attrs}
         sign = 1.0 if study.direction == optuna.study.StudyDirection.MAXIMIZE else -1.0
-        values = [(self._rung_value(t), t) for t in trials if records.PROMOTED_FROM not in t.user_attrs]
+        values = [(self._rung_value(t), t) for t in trials if _first_stage(t)]
         scored = [(sign * v, t) for v, t in values if v is not None and math.isfinite(v)]
         scored.sort(key=lambda pair: (-pair[0], pair[1].number))
         seen: set[tuple] = set()
@@ -67,6 +67,11 @@ class TopKPruner(optuna.pruners.BasePruner):
                 break
             if key not in promoted:  # another worker's slot got here at the same moment
                 study.enqueue_trial(t.params, user_attrs={records.PROMOTED_FROM: t.number})
+
+
+def _first_stage(t: FrozenTrial) -> bool:
+    """Not promoted by this pruner, nor a replicate of the confirmation stage (never pruned, queued later)."""
+    return records.PROMOTED_FROM not in t.user_attrs and t.user_attrs.get(records.ROLE) != records.REPLICATE
 
 
 def _key(params: dict) -> tuple:
