@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 import urllib.request
@@ -13,14 +14,19 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import _free_port
-from helpers import ROOT, TUNER
+from tests.service_tests.helpers import ROOT, TUNER
 
 from tuner.cli import main
 from tuner.service import submit
 from tuner.service.dashboard import dashboard_storage
 
 PASSWORD = "dashboard-s3cret"  # the test server trusts local connections, so any password is accepted
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def studies_served(url: str, cwd: Path, timeout: float = 60) -> tuple[list[str], str]:

@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any
 
 from tuner.cli.common import add_storage_option, print_json
+from tuner.cli.progress import WATCH_DEFAULT_S, every, progress_display
 from tuner.environment import DEVICES, TRIALS_PER_DEVICE, mask_url, storage_url
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,6 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     status.add_argument("jobs", nargs="*", metavar="JOB", help="only these jobs")
     add_storage_option(status)
     status.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    status.add_argument("--watch", type=float, nargs="?", const=WATCH_DEFAULT_S, metavar="SECONDS",
+                        help=f"refresh every SECONDS (default {WATCH_DEFAULT_S:g}) until Ctrl-C")
     status.set_defaults(func=_status)
 
     run = subparsers.add_parser(
@@ -85,14 +88,17 @@ def _worker(args: argparse.Namespace) -> int:
     from tuner.service import run_worker
     from tuner.service.worker import HEARTBEAT_INTERVAL_S
 
-    return run_worker(
-        args.storage, args.jobs, devices=args.devices, trials_per_device=args.trials_per_device,
-        max_trials=args.max_trials, heartbeat_interval=args.heartbeat_interval or HEARTBEAT_INTERVAL_S,
-        grace_period=args.grace_period, until_done=args.until_done,
-    )
+    with progress_display() as progress:
+        return run_worker(
+            args.storage, args.jobs, devices=args.devices, trials_per_device=args.trials_per_device,
+            max_trials=args.max_trials, heartbeat_interval=args.heartbeat_interval or HEARTBEAT_INTERVAL_S,
+            grace_period=args.grace_period, until_done=args.until_done, progress=progress,
+        )
 
 
 def _status(args: argparse.Namespace) -> int:
+    if args.watch is not None:
+        return every(args.watch, lambda: _status(argparse.Namespace(**{**vars(args), "watch": None})))
     from tuner.service import status, workers
 
     url = storage_url(args.storage)
@@ -129,7 +135,8 @@ def _run(args: argparse.Namespace) -> int:
 
     url = storage_url(args.storage)
     started = dt.datetime.now()
-    outcome = run_job(args.spec, url, workers=args.workers, name=args.name, devices=args.devices)
+    with progress_display() as progress:
+        outcome = run_job(args.spec, url, workers=args.workers, name=args.name, devices=args.devices, progress=progress)
     job = outcome.status
     elapsed = (dt.datetime.now() - started).total_seconds()
     print(f"job {job.name}: {job.state}; {job.complete} complete, {job.pruned} pruned, {job.failed} failed "

@@ -13,6 +13,7 @@ from tuner.errors import JobError
 from tuner.service.devices import cuda_device_count
 from tuner.service.jobs import Job, Prepared, create_job, enqueue_budget, load_jobs, prepare, same_job
 from tuner.service.objective import Objective, train_objective
+from tuner.service.progress import Progress
 from tuner.service.status import JobStatus, status
 from tuner.service.storage import open_storage, storage_errors
 from tuner.service.worker import HEARTBEAT_INTERVAL_S, POLL_INTERVAL_S, run_worker, setup_logging
@@ -40,12 +41,13 @@ def run_job(
     poll_interval: float = POLL_INTERVAL_S,
     objective: Objective = train_objective,
     gpu_count: Callable[[], int] = cuda_device_count,
+    progress: Callable[[Progress], None] | None = None,
 ) -> RunOutcome:
     """Submit ``spec_path`` and run ``workers`` local slots until the job is finished.
 
     If a job of that name exists with the same spec, it is continued (its finished trials are kept);
     if only ``n_trials`` grew, the extra trials are queued. Any other difference is a :class:`JobError`
-    naming it, since results under one name must come from one spec.
+    naming it, since results under one name must come from one spec. ``progress``: as for ``run_worker``.
     """
     url = storage_url(storage)
     setup_logging(url)
@@ -65,6 +67,7 @@ def run_job(
     code = run_worker(
         url, [job_name], devices=devices, workers=workers, until_done=True, heartbeat_interval=heartbeat_interval,
         grace_period=grace_period, poll_interval=poll_interval, objective=objective, gpu_count=gpu_count,
+        progress=progress,
     )
     (final,) = status(url, [job_name])
     return RunOutcome(name=job_name, continued=existing is not None, exit_code=code, status=final)

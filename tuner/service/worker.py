@@ -24,6 +24,7 @@ from tuner.service import presence
 from tuner.service.devices import Slot, cuda_device_count, plan_slots
 from tuner.service.jobs import load_jobs
 from tuner.service.objective import Objective, train_objective
+from tuner.service.progress import Progress, ProgressWatcher
 from tuner.service.retry import OUTAGE_LIMIT_S
 from tuner.service.signals import StopSignals
 from tuner.service.slot import Allowance, SlotRunner, WorkerOptions
@@ -51,11 +52,13 @@ def run_worker(
     objective: Objective = train_objective,
     outage_limit_s: float = OUTAGE_LIMIT_S,
     gpu_count: Callable[[], int] = cuda_device_count,
+    progress: Callable[[Progress], None] | None = None,
 ) -> int:
     """Run worker slots until stopped (SIGTERM, Ctrl-C), out of ``max_trials``, or, with ``until_done``,
     until the jobs are finished. ``jobs``: serve only these (else every job, oldest first).
     ``workers``: this many slots spread over the devices (``tuner run --workers``), instead of
-    ``trials_per_device`` per device. Returns the exit code (0 unless a slot failed)."""
+    ``trials_per_device`` per device. ``progress``: called with each trial of the jobs that finishes
+    meanwhile (any worker's). Returns the exit code (0 unless a slot failed)."""
     url = storage_url(storage)
     setup_logging(url)
     if heartbeat_interval < 1:
@@ -77,9 +80,14 @@ def run_worker(
     log.info("worker on %s: %d slot(s) [%s], serving %s%s", mask_url(url), len(slots),
              ", ".join(f"{s.device}/{s.threads} threads" for s in slots),
              ", ".join(jobs) if jobs else "every job", ", until done" if until_done else "")
-    if len(slots) == 1:
-        return _run_in_process(options, slots[0], max_trials)
-    return _run_processes(options, slots, max_trials)
+    watcher = ProgressWatcher(url, jobs, progress).start() if progress else None
+    try:
+        if len(slots) == 1:
+            return _run_in_process(options, slots[0], max_trials)
+        return _run_processes(options, slots, max_trials)
+    finally:
+        if watcher:
+            watcher.stop()
 
 
 def _check_storage(url: str, jobs: Sequence[str] | None) -> None:
