@@ -10,30 +10,15 @@ from scipy import stats
 
 from tuner.per_user import per_user_values
 from tuner.report.confidence import SEEDS_AND_USERS, SEEDS_ONLY, compare, seed_interval
-from tuner.report.synthetic import simulated_ranks
+from tuner.report.synthetic import simulated_ranks, simulated_rejection_rate
 
-USERS = 943  # ml-100k's
-REPETITIONS = 400
+
+def rejections(**kw) -> float:
+    return simulated_rejection_rate(repetitions=400, **kw)
 
 
 def ndcg(rng, logits, runs, **kw) -> np.ndarray:
     return per_user_values(simulated_ranks(rng, logits, runs, **kw).ravel(), "ndcg@10").reshape(runs, -1)
-
-
-def rejections(*, offset_b=0.0, interaction=0.0, runs=5, with_users=True, seed=0, **kw) -> float:
-    """The share of repetitions in which the test tells A from B at 5%. ``interaction``: B is better on
-    some users and worse on others by that much (a fresh user sample each time), with A and B equally good
-    over the population (A gets +g per user, B -g, g symmetric)."""
-    rng = np.random.default_rng(seed)
-    told = 0
-    for _ in range(REPETITIONS):
-        logits = rng.normal(-2.3, 1.0, USERS)  # hit@10 about 0.12, ndcg@10 about 0.05, as Caser on ml-100k
-        g = rng.normal(0.0, interaction, USERS)
-        a = ndcg(rng, logits + g, runs, **kw)
-        b = ndcg(rng, logits - g, runs, offset=offset_b, **kw)
-        result = compare(a.mean(axis=1), b.mean(axis=1), a if with_users else None, b if with_users else None)
-        told += result.p_value < 0.05
-    return told / REPETITIONS
 
 
 def test_seed_interval_is_the_t_interval():
