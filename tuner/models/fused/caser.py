@@ -1,10 +1,9 @@
 """K Caser members trained as one: grouped convolutions and batched products over a leading K dimension.
 
 Layer by layer, for all K members at once (B examples, L positions, d the embedding size):
-* the embedding lookups are one lookup into the (K * n_item_ids, d) stack, laid out (B, K, L, d) so
-  that the members are the channels of the convolutions;
-* the vertical filters are one ``conv2d`` with ``groups=K``; each height's horizontal filters are one
-  more (L grouped convolutions a step, whatever K), max-pooled over time and ReLU'd;
+* the embedding lookups are one lookup into the (K * n_item_ids, d) stack: E (K, B, L, d);
+* the vertical filters are one ``einsum``; the horizontal ones the batched products of
+  :mod:`tuner.models.fused.horizontal` (as many per step as for one member, whatever K);
 * fc1, fc2 and the item scores are ``baddbmm``/``bmm`` over K; the cross-entropy is one call on the
   (K * B, n_item_ids) scores, then averaged per member.
 The unfused model's C++ CPU kernels work on one member's tensors and are not used here: the
@@ -20,6 +19,7 @@ import torch.nn.functional as F
 
 from tuner.models.base import Batch
 from tuner.models.caser import Caser
+from tuner.models.fused.horizontal import fused_horizontal_max_pool
 from tuner.models.fused.stacked import FusedModel, linear, next_item_losses, stack, stacked_lookup
 
 
@@ -35,24 +35,18 @@ class FusedCaser(FusedModel):
         K, L, d, nh, nv = len(members), self.L, self.d, self.nh, self.nv
         items = stack(members, lambda m: m.item_embedding.weight)  # (K, n_item_ids, d)
         users = stack(members, lambda m: m.user_embedding.weight)  # (K, n_user_ids, d)
-        E = stacked_lookup(batch.item_seq, items, padding_idx=0).transpose(0, 1)  # (B, K, L, d): members as channels
+        E = stacked_lookup(batch.item_seq, items, padding_idx=0)  # (K, B, L, d)
         parts = []
         if nv:
             weight = stack(members, lambda m: m.conv_v_weight)  # (K, nv, L)
             bias = stack(members, lambda m: m.conv_v_bias)  # (K, nv)
-            vertical = F.conv2d(E, weight.reshape(K * nv, 1, L, 1), bias.reshape(K * nv), groups=K)  # (B, K*nv, 1, d)
-            parts.append(vertical.reshape(-1, K, nv * d))  # RecBole's view(-1, nv*d) order per member
+            vertical = torch.einsum("kvl,kbld->kbvd", weight, E) + bias[:, None, :, None]  # (K, B, nv, d)
+            parts.append(vertical.reshape(K, -1, nv * d))  # RecBole's view(-1, nv*d) order per member
         if nh:
-            packed = stack(members, lambda m: m.conv_h_weight)  # (K, L(L+1)/2, nh, d)
-            biases = stack(members, lambda m: m.conv_h_bias)  # (K, L, nh)
-            pooled = []
-            for h in range(1, L + 1):
-                rows = packed[:, h * (h - 1) // 2 : h * (h + 1) // 2]  # (K, h, nh, d): row k is offset k
-                weight = rows.permute(0, 2, 1, 3).reshape(K * nh, 1, h, d)  # RecBole's conv_h[h-1].weight per member
-                out = F.conv2d(E, weight, biases[:, h - 1].reshape(K * nh), groups=K)  # (B, K*nh, L-h+1, 1)
-                pooled.append(out.squeeze(3).max(2).values.view(-1, K, nh))  # (B, K, nh)
-            parts.append(F.relu(torch.stack(pooled, 2)).reshape(-1, K, L * nh))  # column (h-1)*nh + f
-        out = self.dropout(torch.cat(parts, 2), member_dim=1).transpose(0, 1)  # (K, B, nv*d + L*nh)
+            weight = stack(members, lambda m: m.conv_h_weight)  # (K, L(L+1)/2, nh, d)
+            bias = stack(members, lambda m: m.conv_h_bias)  # (K, L, nh)
+            parts.append(F.relu(fused_horizontal_max_pool(E, weight, bias)))  # (K, B, L*nh), column (h-1)*nh + f
+        out = self.dropout(torch.cat(parts, 2))  # (K, B, nv*d + L*nh)
         z = F.relu(linear(out, stack(members, lambda m: m.fc1.weight), stack(members, lambda m: m.fc1.bias)))  # (K, B, d)
         user = stacked_lookup(batch.user, users)  # (K, B, d)
         both = torch.cat([z, user], 2)  # (K, B, 2d)
