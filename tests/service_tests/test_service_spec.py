@@ -47,7 +47,7 @@ def test_name_option_overrides_the_file():
     "change, message",
     [
         (("n_trials: 20", "n_trial: 20"), "s.yaml:9: n_trial: unknown key (did you mean 'n_trials'?)"),
-        (("objective: NDCG@10", "objective: auc"), "s.yaml:8: objective: 'auc': expected METRIC@K"),
+        (("objective: NDCG@10", "objective: gauc"), "s.yaml:8: objective: 'gauc': expected METRIC@K"),
         (("objective: NDCG@10", "objective: ndcg@0"), "s.yaml:8: objective: 'ndcg@0': expected METRIC@K"),
         (("{name: tpe, seed: 0}", "{name: cmaes}"), "s.yaml:11: sampler.name: 'cmaes': expected one of tpe, random, grid"),
         (("{name: tpe, seed: 0}", "{name: tpe, seeds: 1}"), "s.yaml:11: sampler.seeds: not a setting of tpe (did you mean 'seed'?)"),

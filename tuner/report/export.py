@@ -84,6 +84,9 @@ def recbole_config(job: Job) -> dict[str, Any]:
     best = job.best
     if best is None:
         raise JobError(f"job {job.name!r} has no complete trial: nothing to export as a RecBole config")
+    if job.model == "CaserD2L":
+        raise JobError(f"job {job.name!r}: RecBole has no model 'CaserD2L' (the D2L tutorial's Caser, with its own "
+                       "data split and protocol), so there is no RecBole config to export; use --format csv or json")
     fixed = spec_fixed(job.spec)
     tuned = {canonical(k): _recbole_value(v) for k, v in best.params.items()}
     settings = {**fixed, **tuned}

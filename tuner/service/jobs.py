@@ -131,9 +131,12 @@ def _checked_settings(spec: JobSpec, space: SearchSpace, where: str) -> dict[str
         raise JobError(f"{where}: params.valid_metric {given!r} differs from objective {spec.objective!r}; drop it or make them equal")
     first = {p.name: (p.values[0] if p.kind == "choice" else p.low) for p in space.params}
     try:
-        return trial_settings(spec, first)
+        settings = trial_settings(spec, first)
     except ConfigError as e:
         raise JobError(f"{where}: params: {e}") from None
+    if settings.get("holdout") == "test":  # CaserD2L's default is the tutorial's split, which has no validation
+        raise JobError(f"{where}: params.holdout: a job selects on a validation split; set holdout: valid_and_test")
+    return settings
 
 
 def trial_settings(spec: JobSpec, values: Mapping[str, Any]) -> dict[str, Any]:

@@ -28,6 +28,9 @@ NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 # Metrics the trainer computes (RecBole's, lower-cased as in RunResult keys) and RecBole's spelling.
 METRICS = {"recall": "Recall", "ndcg": "NDCG", "mrr": "MRR", "hit": "Hit", "precision": "Precision"}
 OBJECTIVE_PATTERN = re.compile(r"([A-Za-z]+)@([1-9][0-9]*)")
+# Objectives without a cut-off: only a protocol that ranks every candidate computes them (CaserD2L's; the
+# model is checked at submit, by the settings).
+FULL_RANK_OBJECTIVES = {"auc": "AUC"}
 # Per sampler / pruner: the settings a spec may give (passed to Optuna's class of that name).
 SAMPLER_OPTIONS = {
     "tpe": ("seed", "n_startup_trials", "n_ei_candidates", "multivariate", "constant_liar", "consider_endpoints"),
@@ -64,7 +67,9 @@ class JobSpec:
 
     @property
     def metric(self) -> str:
-        """The objective in RecBole's spelling, as the trainer's ``valid_metric`` (``NDCG@10``)."""
+        """The objective in RecBole's spelling, as the trainer's ``valid_metric`` (``NDCG@10``, ``AUC``)."""
+        if self.objective in FULL_RANK_OBJECTIVES:
+            return FULL_RANK_OBJECTIVES[self.objective]
         name, k = self.objective.split("@")
         return f"{METRICS[name]}@{k}"
 
@@ -128,8 +133,9 @@ def parse_spec(text: str, path: str | Path, *, name: str | None = None) -> JobSp
 
     objective = data["objective"].strip().lower()
     match = OBJECTIVE_PATTERN.fullmatch(objective)
-    if not match or match.group(1) not in METRICS:
-        raise fail(("objective",), f"{data['objective']!r}: expected METRIC@K with METRIC one of {', '.join(METRICS)} (e.g. ndcg@10)")
+    if objective not in FULL_RANK_OBJECTIVES and (not match or match.group(1) not in METRICS):
+        raise fail(("objective",), f"{data['objective']!r}: expected METRIC@K with METRIC one of {', '.join(METRICS)} "
+                                   "(e.g. ndcg@10), or auc (CaserD2L)")
 
     sampler = _settings(data.get("sampler"), ("sampler",), SAMPLER_OPTIONS, "tpe", fail)
     pruner = _settings(data.get("pruner"), ("pruner",), PRUNER_OPTIONS, "none", fail)
