@@ -121,3 +121,15 @@ def test_L_is_an_alias_of_MAX_ITEM_LIST_LENGTH_and_one_layer_cannot_give_both():
     # a later layer may restate it under the other name
     assert merge({"MAX_ITEM_LIST_LENGTH": 5}, [("file", {"L": 3}), ("--set", {"MAX_ITEM_LIST_LENGTH": 4})]) == {
         "MAX_ITEM_LIST_LENGTH": 4}
+
+
+def test_dropout_drops_drop_ratio_of_the_features_and_follows_torch_seed():
+    from tuner.models.caser_d2l import dropout_scale
+
+    torch.manual_seed(3)
+    scale = dropout_scale((2, 4096, 120), 0.05, torch.device("cpu"))
+    assert scale.unique().tolist() == [0.0, pytest.approx(1 / 0.95)]
+    assert abs((scale == 0).double().mean().item() - 0.05) < 0.002
+    assert not torch.equal(scale[0], scale[1])  # the positive's and the negative's masks differ
+    torch.manual_seed(3)
+    assert torch.equal(dropout_scale((2, 4096, 120), 0.05, torch.device("cpu")), scale)
