@@ -2,6 +2,8 @@
 
     .venv/bin/python benchmarks/search_strategies.py                 # every strategy, 20 seeds each
     .venv/bin/python benchmarks/search_strategies.py --only topk     # strategies whose name contains "topk"
+    .venv/bin/python benchmarks/search_strategies.py --job caser-ml100k-grid --storage sqlite:///tuner.db
+                                                                     # a real job beside the replay of its spec
 
 Reads benchmarks/results/caser-ml100k-grid.csv (benchmarks/grid_reference.py: every configuration's
 learning curve under RecBole's protocol, epochs capped at 50) and replays each strategy as the service
@@ -15,7 +17,8 @@ Prints per strategy, over the seeds: epochs spent as % of the exhaustive grid's,
 on 2 slots, the chosen configuration's validation NDCG@10 regret against the grid's best (median, 90th
 percentile, worst), its rank in the exhaustive ranking (median, worst) and its test NDCG@10 (median) beside
 the best's. Writes the frontier (regret against % of compute, one line per strategy family) to
-benchmarks/results/search-strategies.html and the table to benchmarks/results/search-strategies.csv.
+benchmarks/results/search-strategies.html (and, with chromium, docs/search-strategies-frontier.png) and the
+table to benchmarks/results/search-strategies.csv.
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ from __future__ import annotations
 import argparse
 import heapq
 import logging
+import shutil
+import subprocess
+import tempfile
 import time
 import warnings
 from collections.abc import Sequence
@@ -45,6 +51,7 @@ TABLE = HERE / "results" / "caser-ml100k-grid.csv"
 REFERENCE_SPEC = HERE / "grid_reference.yaml"
 SPACE = HERE.parent / "search_spaces" / "caser.hyper"
 OUT = HERE / "results"
+PNG = HERE.parent / "docs" / "search-strategies-frontier.png"
 SLOTS = 2
 SEEDS = 20
 
@@ -165,11 +172,12 @@ def strategies() -> list[Strategy]:
             for low, factor in ((1, 3), (2, 3)):
                 found.append(Strategy(f"{label}+hyperband", f"{label}+hyperband r={low} eta={factor} n={n}", sampler,
                                       {"name": "hyperband", "min_resource": low, "reduction_factor": factor}, n))
-    for low, factor in ((1, 3), (1, 4), (1, 6), (2, 4), (3, 4)):
+    found.append(Strategy("grid+median", "grid+median warmup=5", grid, {"name": "median", "n_startup_trials": 5, "n_warmup_steps": 5}))
+    for low, factor in ((1, 3), (1, 4), (1, 6), (2, 4), (3, 4), (5, 3)):
         found.append(Strategy("grid+asha", f"grid+asha r={low} eta={factor}", grid,
                               {"name": "successive_halving", "min_resource": low, "reduction_factor": factor}))
     found.append(Strategy("grid+hyperband", "grid+hyperband r=1 eta=3", grid, {"name": "hyperband", "min_resource": 1, "reduction_factor": 3}))
-    for epoch in (1, 3):
+    for epoch in (1, 3, 5):
         for k in (1, 2, 3, 5):
             found.append(Strategy(f"grid+topk epoch={epoch}", f"grid+topk epoch={epoch} k={k}", grid,
                                   {"name": "topk", "k": k, "epoch": epoch}))
@@ -194,7 +202,8 @@ def summarise(strategy: Strategy, outcomes: Sequence[Outcome], curves: dict[tupl
     }
 
 
-def frontier(table: pd.DataFrame, path: Path) -> None:
+def frontier(table: pd.DataFrame, configurations: int, path: Path, png: Path | None) -> None:
+    """The plot as HTML (plotly.js from its CDN) and, with Debian's chromium present, a PNG screenshot."""
     import plotly.graph_objects as go
 
     figure = go.Figure()
@@ -202,11 +211,47 @@ def frontier(table: pd.DataFrame, path: Path) -> None:
         figure.add_trace(go.Scatter(x=rows["epochs_pct"], y=rows["regret_median_pct"], mode="lines+markers", name=family,
                                     text=rows["strategy"], hovertemplate="%{text}<br>%{x:.1f}% of the epochs, regret %{y:.2f}%"))
     figure.update_layout(
-        title="Caser on ml-100k, 90-configuration grid: median regret over 20 seeds against compute",
+        title=f"Caser on ml-100k, {configurations}-configuration grid: median regret over the seeds against compute "
+              "(dashed: the targets, 10% and 1%)",
         xaxis={"title": "epochs trained, % of the exhaustive grid", "type": "log"},
         yaxis={"title": "validation NDCG@10 regret of the chosen configuration, % (median)"},
         width=1000, height=600, template="plotly_white")
+    figure.add_vline(x=10, line_dash="dash", line_color="grey")
+    figure.add_hline(y=1, line_dash="dash", line_color="grey")
     figure.write_html(path, include_plotlyjs="cdn")
+    chromium = shutil.which("chromium")
+    if png is None or chromium is None:
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        page = Path(tmp) / "frontier.html"
+        figure.write_html(page, include_plotlyjs=True, config={"displayModeBar": False})
+        subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", f"--user-data-dir={tmp}/profile",
+                        "--window-size=1020,620", "--virtual-time-budget=5000", f"--screenshot={png}", page.as_uri()],
+                       check=True, capture_output=True, timeout=120)
+
+
+def compare_job(storage: str, name: str, curves: dict[tuple, Curve], space, epochs: int, total: int) -> None:
+    """A real job of the service beside the replay of its own spec: epochs, wall time, the chosen configuration."""
+    from tuner import records
+
+    study = optuna.load_study(study_name=name, storage=storage)
+    trials = study.get_trials(deepcopy=False)
+    trained = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)]
+    spent = sum(int(t.user_attrs.get(records.EPOCHS) or 0) for t in trained)
+    wall = (max(t.datetime_complete for t in trained) - min(t.datetime_start for t in trained)).total_seconds()
+    spec = study.user_attrs[records.SPEC]
+    strategy = Strategy("real", name, spec["sampler"], spec["pruner"], spec.get("n_trials"))
+    replayed = replay(strategy, spec["sampler"].get("seed") or 0, curves, space, epochs)
+    ranking = sorted(curves, key=lambda k: -curves[k].best)
+    best = curves[ranking[0]].best
+    for what, epochs_spent, seconds, chosen in (
+        ("real job", spent, wall, _key(space.decode(study.best_trial.params), space.names)),
+        ("its replay", replayed.epochs, replayed.wall, replayed.chosen),
+    ):
+        rank = ranking.index(chosen) + 1 if chosen in curves else None
+        regret = f"{100 * (1 - curves[chosen].best / best):.2f}%" if chosen in curves else "n/a (not in the table)"
+        print(f"{what:<10} {name}: {epochs_spent} epochs ({100 * epochs_spent / total:.1f}% of exhaustive), {seconds / 60:.1f} min, "
+              f"chose {dict(zip(space.names, chosen))} (exhaustive rank {rank}, regret {regret})")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -214,6 +259,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--table", type=Path, default=TABLE)
     parser.add_argument("--seeds", type=int, default=SEEDS)
     parser.add_argument("--only", help="only strategies whose name contains this")
+    parser.add_argument("--no-png", action="store_true", help=f"do not write {PNG.name} (needs chromium)")
+    parser.add_argument("--job", help="compare this real job with the replay of its spec instead (needs --storage)")
+    parser.add_argument("--storage", help="the real job's database URL")
     args = parser.parse_args(argv)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     logging.getLogger("tuner").setLevel(logging.ERROR)
@@ -231,6 +279,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"exhaustive: {len(curves)} configurations, {total} epochs, {exhaustive.wall / 60:.1f} min on {SLOTS} slots; "
           f"best validation ndcg@10 {best.best:.4f} (test {best.test:.4f}); epochs capped at {epochs}")
 
+    if args.job:
+        compare_job(args.storage, args.job, curves, space, epochs, total)
+        return
+
     rows = []
     started = time.monotonic()
     for strategy in strategies():
@@ -245,7 +297,7 @@ def main(argv: list[str] | None = None) -> None:
               flush=True)
     table = pd.DataFrame(rows)
     table.to_csv(OUT / "search-strategies.csv", index=False, float_format="%.4g")
-    frontier(table, OUT / "search-strategies.html")
+    frontier(table, len(curves), OUT / "search-strategies.html", None if args.no_png else PNG)
     print(f"{len(rows)} strategies x {args.seeds} seeds in {time.monotonic() - started:.0f} s; "
           f"wrote {OUT / 'search-strategies.csv'} and {OUT / 'search-strategies.html'}")
 
