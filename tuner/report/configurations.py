@@ -213,6 +213,8 @@ def _per_user_valid(ranks: Mapping[int, Mapping[str, np.ndarray]], objective: st
     from tuner.per_user import per_user_values
 
     out = {}
+    if "@" not in objective:  # AUC (CaserD2L's): not a function of the stored top-K ranks, so runs are not paired
+        return out
     for c in configs:
         arrays = [ranks.get(r.trial_id, {}).get("valid") for r in c.runs]
         if all(a is not None for a in arrays) and len({len(a) for a in arrays}) == 1:
