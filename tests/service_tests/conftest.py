@@ -38,15 +38,18 @@ def postgres_url() -> Iterator[str]:
 
 
 def _scratch_database(server_url: str) -> Iterator[str]:
+    """A new database on a PostgreSQL or MySQL/MariaDB server, dropped afterwards (connections and all)."""
     name = f"tuner_service_{uuid.uuid4().hex[:12]}"
+    mysql = sa.engine.make_url(server_url).get_backend_name() in ("mysql", "mariadb")
+    quoted, force = (f"`{name}`", "") if mysql else (f'"{name}"', " WITH (FORCE)")
     admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
     with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        conn.exec_driver_sql(f"CREATE DATABASE {quoted}")
     try:
         yield sa.engine.make_url(server_url).set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {quoted}{force}")
         admin.dispose()
 
 
@@ -56,16 +59,7 @@ MYSQL_URL = os.environ.get("TUNER_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0
 @pytest.fixture
 def mysql_url() -> Iterator[str]:
     """A fresh database on the local MariaDB server (the MySQL storage), dropped afterwards; fails, never skips."""
-    name = f"tuner_service_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(MYSQL_URL, poolclass=sa.pool.NullPool)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    try:
-        yield sa.engine.make_url(MYSQL_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
-        admin.dispose()
+    yield from _scratch_database(MYSQL_URL)
 
 
 @dataclass
