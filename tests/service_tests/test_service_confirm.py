@@ -166,3 +166,10 @@ def test_a_worker_killed_during_the_confirmation_loses_no_replicate(write_spec, 
     assert not [t for t in trials if t.state in (TrialState.WAITING, TrialState.RUNNING)]
     (job,) = status(postgres_url, ["job"])
     assert (job.budget, job.replicates, job.replicates_done, job.requeued, job.state) == (2, 4, 4, 1, "done")
+
+
+def test_tuner_run_continues_a_job_when_confirm_is_added(write_spec, sqlite_url):
+    run_job(write_spec(GRID), sqlite_url, objective=objectives.quick, **FAST)
+    outcome = run_job(write_spec(GRID, confirm={"top": 1, "seeds": 2}), sqlite_url, objective=objectives.quick, **FAST)
+    assert outcome.continued and (outcome.status.replicates, outcome.status.replicates_done) == (2, 2)
+    assert len(trials_of(sqlite_url, "job")) == 8

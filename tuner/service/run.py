@@ -75,20 +75,24 @@ def run_job(
 
 def _continue(optuna_storage, url: str, job: Job, prepared: Prepared, spec_path: str | Path) -> None:
     diffs = same_job(job, prepared)
-    grow = diffs == ["n_trials"] and prepared.spec.n_trials > job.budget and prepared.grid is None
-    if diffs and not grow:
+    others = [d for d in diffs if d != "confirm"]  # a confirmation stage may be added or changed on the way
+    grow = others == ["n_trials"] and prepared.spec.n_trials > job.budget and prepared.grid is None
+    if others and not grow:
         raise JobError(
-            f"job {job.name!r} in {mask_url(url)} was submitted with a different {', '.join(diffs)} than {spec_path}; "
+            f"job {job.name!r} in {mask_url(url)} was submitted with a different {', '.join(others)} than {spec_path}; "
             f"run it under a new name (--name {job.name}-2) or restore the spec to continue it"
         )
-    if grow:
-        import optuna
+    if not diffs:
+        log.info("job %s exists in %s with the same spec: continuing it", job.name, mask_url(url))
+        return
+    import optuna
 
+    study = optuna.load_study(study_name=job.name, storage=optuna_storage)
+    if grow:
         extra = prepared.spec.n_trials - job.budget
-        study = optuna.load_study(study_name=job.name, storage=optuna_storage)
         enqueue_budget(study, prepared.space, None, extra)
         study.set_user_attr(records.N_TRIALS, prepared.spec.n_trials)
-        study.set_user_attr(records.SPEC, prepared.spec.to_dict())
         log.info("job %s exists: budget raised from %d to %d trials", job.name, job.budget, prepared.spec.n_trials)
-    else:
-        log.info("job %s exists in %s with the same spec: continuing it", job.name, mask_url(url))
+    if "confirm" in diffs:  # read by the workers; a round already queued stays (tuner confirm adds more)
+        log.info("job %s exists: its confirmation stage is now %s", job.name, prepared.spec.confirm)
+    study.set_user_attr(records.SPEC, prepared.spec.to_dict())
