@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import os
 import statistics
 import sys
@@ -46,6 +47,7 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--epochs", type=int, help="train every run here with this epoch cap")
     parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--cache", metavar="FILE.jsonl", help="keep each trained run here and reuse it when run again")
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -63,20 +65,28 @@ def main() -> int:
             if r.trial_id in stored:
                 ranks[r.trial_id] = stored[r.trial_id]
         used = {r.seed for r in kept}
-        new = [s for s in itertools.count(1) if s not in used][:args.seeds - len(kept)] if len(kept) < args.seeds else []
+        new = list(itertools.islice((s for s in itertools.count(1) if s not in used), max(0, args.seeds - len(kept))))
         todo += [(i, frozen[c.runs[0].number].params, seed) for seed in new]
 
     started = time.perf_counter()
-    if todo:
-        print(f"training {len(todo)} runs ({args.processes} processes, 1 thread each)...", file=sys.stderr)
+    cache = _read_cache(args.cache)
+    keys = [json.dumps([args.job, records.config_id(params), seed, args.epochs]) for _, params, seed in todo]
+    missing = [(key, task) for key, task in zip(keys, todo) if key not in cache]
+    if missing:
+        print(f"training {len(missing)} runs ({args.processes} processes, 1 thread each)...", file=sys.stderr)
         with ProcessPoolExecutor(args.processes, mp_context=get_context("spawn"),
                                  initializer=_quiet_children) as pool:
-            results = list(pool.map(_train, [(args.storage, args.job, params, seed, args.epochs) for _, params, seed in todo]))
-        for (i, params, seed), (valid, test, run_ranks, seconds) in zip(todo, results):
-            trial = _trial(frozen[configs[i].runs[0].number], seed, valid, test, objective, len(frozen) + len(runs))
-            runs.append(trial)
-            if run_ranks is not None:
-                ranks[trial._trial_id] = run_ranks
+            tasks = [(args.storage, args.job, params, seed, args.epochs) for _, (_, params, seed) in missing]
+            for (key, _), result in zip(missing, pool.map(_train, tasks)):
+                cache[key] = result
+                _append_cache(args.cache, key, result)
+                print(f"  {len(cache)} runs done, {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    for (i, params, seed), key in zip(todo, keys):
+        valid, test, run_ranks, _ = cache[key]
+        trial = _trial(frozen[configs[i].runs[0].number], seed, valid, test, objective, len(frozen) + len(runs))
+        runs.append(trial)
+        if run_ranks is not None:
+            ranks[trial._trial_id] = run_ranks
     trained_s = time.perf_counter() - started
 
     ranking = rank_configurations(runs, objective, report_job.direction, per_user=ranks)
@@ -84,7 +94,7 @@ def main() -> int:
     print(table(ranking, single, objective))
     print()
     print(summary(ranking, single, objective))
-    print(f"\n{len(todo)} runs trained here in {trained_s:.0f} s; {len(runs) - len(todo)} taken from the job "
+    print(f"\n{len(missing)} runs trained here in {trained_s:.0f} s ({len(todo) - len(missing)} from --cache); {len(runs) - len(todo)} taken from the job "
           f"({args.job}, {len(report_job.ranked)} complete trials).")
     return 0
 
@@ -124,6 +134,27 @@ def summary(ranking, single, objective) -> str:
         f"{sum(1 for c in configs if c.versus_leader is not None)}",
     ]
     return "\n".join(lines)
+
+
+def _read_cache(path: str | None) -> dict:
+    import numpy as np
+
+    out = {}
+    if path and Path(path).exists():
+        for line in Path(path).read_text().splitlines():
+            entry = json.loads(line)
+            ranks = {k: np.asarray(v) for k, v in entry["ranks"].items()} if entry["ranks"] else None
+            out[entry["key"]] = (entry["valid"], entry["test"], ranks, entry["seconds"])
+    return out
+
+
+def _append_cache(path: str | None, key: str, result) -> None:
+    if path:
+        valid, test, ranks, seconds = result
+        entry = {"key": key, "valid": valid, "test": test, "seconds": seconds,
+                 "ranks": {k: v.tolist() for k, v in ranks.items()} if ranks else None}
+        with open(path, "a") as f:
+            f.write(json.dumps(entry) + "\n")
 
 
 def per_user_ranks(url: str, trial_ids):

@@ -30,10 +30,12 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 @pytest.fixture(scope="session")
 def store(tmp_path_factory) -> str:
-    """A SQLite job database with a Caser job, a GRU4RecF job and a job whose name is an XSS payload."""
+    """A SQLite job database with a Caser job, a GRU4RecF job, a Caser job whose 5 best configurations ran
+    4 more seeds each, and a job whose name is an XSS payload."""
     url = f"sqlite:///{tmp_path_factory.mktemp('store') / 'jobs.db'}"
     add_synthetic_job(url, "caser-ml100k", 60, model="Caser", seed=0, n_waiting=4)
     add_synthetic_job(url, "gru4recf-ml100k", 40, model="GRU4RecF", seed=1)
+    add_synthetic_job(url, "caser-confirmed", 40, model="Caser", seed=2, confirm=(5, 4))
     _add_xss_job(url)
     return url
 

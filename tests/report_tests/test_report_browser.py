@@ -35,7 +35,7 @@ def drawn_figures(dom: str) -> list[int]:
 def test_report_renders_every_plot_without_errors(store, xss, browse, figures_of, tmp_path):
     from pathlib import Path
 
-    jobs = read_jobs(store, ["caser-ml100k", "gru4recf-ml100k", xss])
+    jobs = read_jobs(store, ["caser-confirmed", "caser-ml100k", "gru4recf-ml100k", xss])
     page = write_report(jobs, tmp_path / "report.html")
     n_figures = len(figures_of(page.read_text(encoding="utf-8")))
     dom = dumped_dom(browse, page)

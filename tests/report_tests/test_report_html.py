@@ -111,3 +111,22 @@ def test_environment_shows_unknown_study_attributes_masked():
     page = render([build_job("j", attrs, "maximize", [], storage="postgresql://u:***@db/x")])
     assert "2025-01-06T09:00:05+00:00" in page and "&quot;torch&quot;: &quot;2.13.0&quot;" in page
     assert "s3cret" not in page and "postgresql://u:***@db/x" in page
+
+
+def test_a_confirmed_job_opens_with_the_recommended_configuration_and_its_tied_group(store, figures_of):
+    (job,) = read_jobs(store, ["caser-confirmed"])
+    best = job.recommended
+    assert best.n_runs == 5 and job.ranking.method == "seeds only"
+    page = render([job])
+    answer = page[page.index("Recommended configuration · 5 runs"):page.index("Ranked configurations")]
+    assert f"{best.test.mean:.4f}" in answer and f"[{best.test.low:.4f}, {best.test.high:.4f}]" in answer
+    assert "expected test ndcg@10, mean of 5 seeds" in answer
+    assert "tested over training seeds only" in answer  # no per-user ranks in a synthetic job
+    for c in job.ranking.tied:
+        assert f"p = {c.versus_leader.p_value:.3f}" in answer
+    table = page[page.index('<table class="data sortable configurations">'):]
+    table = table[:table.index("</table>")]
+    assert table.count("<tr") == 1 + len(job.ranking.configurations)  # each configuration once
+    seeds = figures_of(page)[0]
+    assert [t["type"] for t in seeds["data"]] == ["box", "box"]  # validation and test, a column per configuration
+    assert len(seeds["data"][0]["y"]) == sum(c.n_runs for c in job.ranking.configurations[:12])
