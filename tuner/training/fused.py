@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 
 from tuner.data.dataset import SequentialDataset
@@ -36,7 +37,7 @@ from tuner.training.run import dataset_for
 from tuner.training.seeding import init_seed
 from tuner.training.settings import TrainerConfig, resolve, resolve_device
 from tuner.training.stopping import EarlyStopping
-from tuner.training.trainer import EpochHook, ProgressHook, RunResult
+from tuner.training.trainer import EpochHook, ProgressHook, RunResult, _to_numpy
 
 # Settings a member may have of its own; any other difference changes a tensor's shape, the batches
 # or the evaluation, and the trials cannot be fused.
@@ -66,13 +67,16 @@ class Member:
 # A member's outcome: its RunResult, or the exception that ended it (a hook's TrialPruned, a
 # NonFiniteLossError), exactly what ``train()`` would have returned or raised for that trial.
 Outcome = RunResult | BaseException
+# on_leave(index, outcome): member ``index`` (its place in the caller's list) has left with ``outcome``.
+LeaveHook = Callable[[int, Outcome], None]
 
 
 def fit_fused(model_name: str, dataset: SequentialDataset | str, members: Sequence[Member],
-              device: str | torch.device | None = None) -> list[Outcome]:
+              device: str | torch.device | None = None, on_leave: LeaveHook | None = None) -> list[Outcome]:
     """Train the members as one fused model; one outcome per member, in order.
 
-    ``dataset`` is a loaded dataset or a name, as ``train()`` takes it.
+    ``dataset`` is a loaded dataset or a name, as ``train()`` takes it. ``on_leave(index, outcome)`` is
+    called as each member leaves (a worker records its trial then, while the others train on).
     """
     settings = [resolve(model_name, overrides=m.settings, overrides_source="settings") for m in members]
     for other in settings[1:]:
@@ -86,7 +90,7 @@ def fit_fused(model_name: str, dataset: SequentialDataset | str, members: Sequen
             raise TrainingError(f"dataset {dataset.name!r}: the {name} split is empty")
     keep_freed_memory()
     torch.set_flush_denormal(True)  # as fit(): see tuner.training.trainer
-    run = _FusedRun(models, generators, settings, members, dataset, target)
+    run = _FusedRun(models, generators, settings, members, dataset, target, on_leave)
     try:
         return run.fit()
     finally:
@@ -124,11 +128,14 @@ class _MemberState:
     best_valid: dict[str, float] = field(default_factory=dict)
     best_epoch: int = 0
     best_state: dict[str, torch.Tensor] | None = None
+    best_ranks: np.ndarray | None = None  # the best epoch's validation ranks (RunResult.ranks["valid"])
 
 
 class _FusedRun:
-    def __init__(self, models, generators, settings, members, dataset: SequentialDataset, device: torch.device):
+    def __init__(self, models, generators, settings, members, dataset: SequentialDataset, device: torch.device,
+                 on_leave: LeaveHook | None = None):
         self.device = device
+        self.on_leave = on_leave
         for model in models:
             model.to(device)
         models[0].prepare(device)
@@ -194,11 +201,12 @@ class _FusedRun:
         stop = False
         if epoch % min(config.eval_step, config.epochs) == 0:
             tick = time.perf_counter()
-            valid = evaluate(state.model, self.valid, metrics=self.metric_names, topk=self.topk, batch_size=self.eval_batch_size)
+            parts: list[torch.Tensor] = []
+            valid = self.evaluate(state, self.valid, parts)
             record["valid"], record["valid_seconds"] = valid, time.perf_counter() - tick
             improved, stop = state.stopper.update(valid[config.valid_metric])
             if improved:
-                state.best_valid, state.best_epoch = valid, epoch
+                state.best_valid, state.best_epoch, state.best_ranks = valid, epoch, _to_numpy(parts)
                 state.best_state = {k: v.detach().clone() for k, v in state.model.state_dict().items()}
             record["best_epoch"] = state.best_epoch
         state.history.append(record)
@@ -207,9 +215,7 @@ class _FusedRun:
                 state.hooks.progress(record)
             if "valid" in record and state.hooks.on_epoch is not None:
                 state.hooks.on_epoch(epoch, record["valid"])
-        except BaseException as error:  # noqa: BLE001 - pruning and failures end this member only
-            if isinstance(error, (KeyboardInterrupt, SystemExit)):
-                raise
+        except Exception as error:  # pruning and failures end this member only (a signal's BaseException ends all)
             return error
         return None if stop or epoch >= config.epochs else False
 
@@ -223,13 +229,25 @@ class _FusedRun:
         kept = [i for i, s in enumerate(self.states) if s.index not in leaving]
         self.states = [self.states[i] for i in kept]
         self.fused.keep(kept)
+        if self.on_leave is not None:
+            for index in sorted(leaving):
+                self.on_leave(index, self.outcomes[index])
 
     def finish(self, state: _MemberState) -> RunResult:
         if state.best_state is not None:
             state.model.load_state_dict(state.best_state)
-        test = evaluate(state.model, self.test, metrics=self.metric_names, topk=self.topk, batch_size=self.eval_batch_size)
+        parts: list[torch.Tensor] = []
+        test = self.evaluate(state, self.test, parts)
+        ranks = {"test": _to_numpy(parts)}
+        if state.best_ranks is not None:
+            ranks["valid"] = state.best_ranks
         return RunResult(valid=state.best_valid, test=test, best_epoch=state.best_epoch, epochs=len(state.history),
-                         seconds=time.perf_counter() - self.start, history=state.history)
+                         seconds=time.perf_counter() - self.start, history=state.history, ranks=ranks,
+                         train_loss=state.history[-1]["loss"] / len(self.train))
+
+    def evaluate(self, state: _MemberState, split, parts: list[torch.Tensor]) -> dict[str, float]:
+        return evaluate(state.model, split, metrics=self.metric_names, topk=self.topk, batch_size=self.eval_batch_size,
+                        ranks=parts)
 
     def release(self) -> None:
         for state in self.states:
