@@ -31,6 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     worker.add_argument("--devices", help=f"auto (every visible GPU, else the CPU) | cpu | cuda:0,cuda:1,... (default: ${DEVICES}, else auto)")
     worker.add_argument("--trials-per-device", type=int, metavar="K", help=f"slots per device (default: ${TRIALS_PER_DEVICE}, else 1)")
     worker.add_argument("--max-trials", type=int, metavar="N", help="stop after starting N trials")
+    worker.add_argument("--fuse", type=int, metavar="K",
+                        help="train up to K queued trials of a job as one fused model (1: off; default: the spec's fuse, else off)")
     worker.add_argument("--heartbeat-interval", type=int, default=None, metavar="S", help="seconds between heartbeats (default 10)")
     worker.add_argument("--grace-period", type=int, metavar="S",
                         help="seconds without a heartbeat before a trial counts as lost and is queued again (default 6 heartbeats)")
@@ -92,7 +94,7 @@ def _worker(args: argparse.Namespace) -> int:
         return run_worker(
             args.storage, args.jobs, devices=args.devices, trials_per_device=args.trials_per_device,
             max_trials=args.max_trials, heartbeat_interval=args.heartbeat_interval or HEARTBEAT_INTERVAL_S,
-            grace_period=args.grace_period, until_done=args.until_done, progress=progress,
+            grace_period=args.grace_period, until_done=args.until_done, progress=progress, fuse=args.fuse,
         )
 
 

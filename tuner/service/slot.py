@@ -22,7 +22,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from tuner import per_user, records
-from tuner.service import confirm, devices, presence
+from tuner.service import confirm, devices, fused_slot, presence
 from tuner.service.jobs import Job, load_jobs
 from tuner.service.objective import EpochReporter, Objective, TrialContext, TrialTakenAway, train_objective
 from tuner.service.optimizers import make_pruner, make_sampler
@@ -47,6 +47,7 @@ class WorkerOptions:
     poll_interval: float  # seconds between looks for work when idle
     objective: Objective  # what a trial computes (a picklable top-level function)
     outage_limit_s: float  # give up after the database is unreachable this long
+    fuse: int | None = None  # --fuse K: trials of one job trained as one fused model (None: the spec's fuse)
 
 
 class Allowance:
@@ -155,7 +156,7 @@ class SlotRunner:
                 return
             taken = self._take(jobs)
             if taken is not None:
-                self._run_trial(*taken)
+                fused_slot.run(self, *taken) if fused_slot.fuses(self, taken[0]) else self._run_trial(*taken)
                 continue
             self.allowance.give_back()
             queued, pending = self._confirm(jobs)
@@ -244,7 +245,9 @@ class SlotRunner:
 
     # -- one trial --------------------------------------------------------------------------------
 
-    def _run_trial(self, job: Job, study: optuna.Study, taken: FrozenTrial) -> None:
+    def _run_trial(self, job: Job, study: optuna.Study, taken: FrozenTrial, start: Any = None) -> None:
+        """Open the trial and train it; ``start(job, study, trial, values, may_prune)``, if given, takes the
+        opened trial instead of training it (a fused group collects its members so: see fused_slot)."""
         number, trial_id = taken.number, taken._trial_id
         self.retry("recording the first heartbeat", lambda: self.pulse.track(trial_id, job.name, number))
         if records.STARTED_AT not in job.attrs:
@@ -271,6 +274,9 @@ class SlotRunner:
             if twin is not None:
                 self._reuse(job, study, trial, twin)
                 return
+        if start is not None:
+            start(job, study, trial, values, not replicate)
+            return
         self.log.info("job %s: trial %d started%s %s", job.name, number, " (replicate)" if replicate else "", _short(values))
         self._train_and_record(job, study, trial, values, may_prune=not replicate)
 
@@ -287,15 +293,18 @@ class SlotRunner:
         self._after_trial()
 
     def _train_and_record(self, job: Job, study: optuna.Study, trial: optuna.Trial, values: dict[str, Any],
-                          may_prune: bool = True) -> None:
+                          may_prune: bool = True, *, run: Objective | None = None, reporter: EpochReporter | None = None,
+                          started: float | None = None) -> None:
+        """Train the trial with ``run`` (default: the worker's objective) and record it; a fused group passes
+        each member's outcome as ``run``, with the reporter and start time its training used."""
         objective = job.spec.objective
-        reporter = EpochReporter(trial, objective, self.retry, self.stop, last_epoch=_epochs(job, values), may_prune=may_prune)
-        started = time.monotonic()
+        reporter = reporter or self.reporter(job, trial, values, may_prune)
+        started = time.monotonic() if started is None else started
         interrupted = False
         value: float | None = None
         try:
             with self.stop.interruptible():
-                result = self.options.objective(TrialContext(job, trial.number, values, self.slot.device, reporter))
+                result = (run or self.options.objective)(TrialContext(job, trial.number, values, self.slot.device, reporter))
         except optuna.TrialPruned as e:
             # Optuna's value of a pruned trial is the last reported epoch's objective: its metrics go with it.
             state, attrs = TrialState.PRUNED, {records.EPOCHS: reporter.epochs, records.SECONDS: round(time.monotonic() - started, 3),
@@ -330,6 +339,10 @@ class SlotRunner:
                 self.storage, study._study_id, frozen, crash=False, max_retries=job.spec.max_retries))
         self._after_trial()
         self._log_result(job, trial.number, state, value, attrs, interrupted)
+
+    def reporter(self, job: Job, trial: optuna.Trial, values: Mapping[str, Any], may_prune: bool) -> EpochReporter:
+        """The epoch hook of one trial: reports to Optuna and asks the pruner."""
+        return EpochReporter(trial, job.spec.objective, self.retry, self.stop, last_epoch=_epochs(job, values), may_prune=may_prune)
 
     def _record(self, study: optuna.Study, trial: optuna.Trial, state: TrialState, value: float | None,
                 attrs: Mapping[str, Any]) -> bool:

@@ -22,7 +22,7 @@ from tuner.errors import JobError, at
 # name: what it holds; required keys have no default in JobSpec.
 KEYS = (
     "name", "model", "dataset", "search_space", "params", "objective",
-    "n_trials", "timeout_hours", "sampler", "pruner", "max_retries", "confirm",
+    "n_trials", "timeout_hours", "sampler", "pruner", "max_retries", "confirm", "fuse",
 )
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 # Metrics the trainer computes (RecBole's, lower-cased as in RunResult keys) and RecBole's spelling.
@@ -64,6 +64,7 @@ class JobSpec:
     max_retries: int = DEFAULT_MAX_RETRIES  # reruns of a trial whose worker died (SIGKILL, lost host)
     # After the search: the `top` best configurations run again with `seeds` new seeds each; None: no stage.
     confirm: dict[str, int] | None = None
+    fuse: int | None = None  # trials a slot trains as one fused model (1: off; None: the worker's default)
 
     @property
     def metric(self) -> str:
@@ -155,6 +156,9 @@ def parse_spec(text: str, path: str | Path, *, name: str | None = None) -> JobSp
         raise fail(("max_retries",), f"{max_retries!r}: expected a whole number >= 0")
 
     confirm = _confirm(data.get("confirm"), fail)
+    fuse = data.get("fuse")
+    if fuse is not None and (not _is_int(fuse) or fuse < 1):
+        raise fail(("fuse",), f"{fuse!r}: expected a whole number >= 1 (trials a slot trains as one fused model; 1: off)")
 
     return JobSpec(
         name=job_name,
@@ -169,6 +173,7 @@ def parse_spec(text: str, path: str | Path, *, name: str | None = None) -> JobSp
         pruner=pruner,
         max_retries=int(max_retries),
         confirm=confirm,
+        fuse=fuse,
     )
 
 

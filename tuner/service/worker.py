@@ -53,12 +53,14 @@ def run_worker(
     outage_limit_s: float = OUTAGE_LIMIT_S,
     gpu_count: Callable[[], int] = cuda_device_count,
     progress: Callable[[Progress], None] | None = None,
+    fuse: int | None = None,
 ) -> int:
     """Run worker slots until stopped (SIGTERM, Ctrl-C), out of ``max_trials``, or, with ``until_done``,
     until the jobs are finished. ``jobs``: serve only these (else every job, oldest first).
     ``workers``: this many slots spread over the devices (``tuner run --workers``), instead of
     ``trials_per_device`` per device. ``progress``: called with each trial of the jobs that finishes
-    meanwhile (any worker's). Returns the exit code (0 unless a slot failed)."""
+    meanwhile (any worker's). ``fuse``: train up to this many trials of a job as one fused model
+    (tuner.service.fused_slot; default: the job spec's ``fuse``). Returns the exit code (0 unless a slot failed)."""
     url = storage_url(storage)
     setup_logging(url)
     if heartbeat_interval < 1:
@@ -68,6 +70,8 @@ def run_worker(
         raise ConfigError(f"--grace-period {grace_period} must be longer than --heartbeat-interval {heartbeat_interval}")
     if max_trials is not None and max_trials < 1:
         raise ConfigError(f"--max-trials {max_trials}: expected at least 1")
+    if fuse is not None and (isinstance(fuse, bool) or not isinstance(fuse, int) or fuse < 1):
+        raise ConfigError(f"--fuse {fuse}: expected a whole number >= 1 (trials trained as one fused model; 1: off)")
     slots, note = plan_slots(devices, trials_per_device, total=workers, gpu_count=gpu_count)
     if note:
         log.info(note)
@@ -75,7 +79,7 @@ def run_worker(
     options = WorkerOptions(
         storage=url, jobs=tuple(jobs) if jobs else None, heartbeat_interval=int(heartbeat_interval),
         grace_period=int(grace_period), until_done=until_done, poll_interval=poll_interval,
-        objective=objective, outage_limit_s=outage_limit_s,
+        objective=objective, outage_limit_s=outage_limit_s, fuse=fuse,
     )
     log.info("worker on %s: %d slot(s) [%s], serving %s%s", mask_url(url), len(slots),
              ", ".join(f"{s.device}/{s.threads} threads" for s in slots),
