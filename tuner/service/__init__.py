@@ -15,7 +15,7 @@ from tuner.service.objective import Objective, TrialContext, train_objective
 from tuner.service.presence import WorkerStatus
 from tuner.service.run import RunOutcome, run_job
 from tuner.service.spec import JobSpec, parse_spec, read_spec
-from tuner.service.status import JobStatus, RankedTrial, job_status, ranking, status, workers
+from tuner.service.status import JobStatus, RankedConfiguration, RankedTrial, job_status, ranking, status, workers
 from tuner.service.storage import open_storage
 from tuner.service.worker import run_worker
 
@@ -26,6 +26,7 @@ __all__ = [
     "JobStatus",
     "Objective",
     "Prepared",
+    "RankedConfiguration",
     "RankedTrial",
     "RunOutcome",
     "Slot",
