@@ -37,8 +37,9 @@ def start_cli(*args: str, env: dict | None = None) -> subprocess.Popen:
     )
 
 
-def start_worker(url: str, objective: str = "quick", **options) -> subprocess.Popen:
-    """``run_worker(url, objective=tests.service_tests.objectives.<objective>, **options)`` in a real process."""
+def start_worker(url: str, objective: str = "quick", *, cores: set[int] | None = None, **options) -> subprocess.Popen:
+    """``run_worker(url, objective=tests.service_tests.objectives.<objective>, **options)`` in a real process;
+    ``cores``: the CPU cores it may use (its slot then gets as many torch threads)."""
     code = (
         "import json, sys; from tuner.service import run_worker; "
         "from tests.service_tests import objectives; "
@@ -47,6 +48,7 @@ def start_worker(url: str, objective: str = "quick", **options) -> subprocess.Po
     return subprocess.Popen(
         [sys.executable, "-c", code, json.dumps(options)], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        preexec_fn=(lambda: os.sched_setaffinity(0, cores)) if cores else None,
     )
 
 

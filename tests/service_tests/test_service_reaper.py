@@ -21,13 +21,16 @@ FAST = dict(devices="cpu", heartbeat_interval=1, grace_period=2, poll_interval=0
 
 
 def take_and_abandon(url: str, name: str, *, beat: bool) -> optuna.trial.FrozenTrial:
-    """Take the job's next trial as a worker would, (maybe) beat once, then vanish."""
+    """Take the job's next trial, then vanish: as a worker would (its first heartbeat comes with it), or
+    without any heartbeat, as a process that took it with Optuna's own API (``study.ask``) and died."""
     storage = open_storage(url, heartbeat_interval=1, grace_period=2)
     study_id = storage.get_study_id_from_name(name)
-    trial = take_waiting(storage, study_id)
-    storage.set_trial_user_attr(trial._trial_id, records.WORKER, "ghost:1:0")
     if beat:
-        storage.record_heartbeat(trial._trial_id)
+        trial = take_waiting(storage, study_id)
+    else:
+        trial = storage.get_all_trials(study_id, states=(TrialState.WAITING,))[0]
+        assert storage.set_trial_state_values(trial._trial_id, state=TrialState.RUNNING)
+    storage.set_trial_user_attr(trial._trial_id, records.WORKER, "ghost:1:0")
     storage.engine.dispose()
     return trial
 

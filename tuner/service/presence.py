@@ -60,7 +60,7 @@ def ensure_table(engine: sa.Engine) -> None:
 
 
 def beat(
-    engine: sa.Engine,
+    conn: sa.Connection,
     worker: str,
     *,
     host: str,
@@ -73,23 +73,23 @@ def beat(
     trials_done: int,
     heartbeat_interval: int,
 ) -> None:
-    """Insert or update this slot's row with the server's current time (only this slot writes it)."""
+    """Insert or update this slot's row with the server's current time (only this slot writes it), inside
+    the caller's transaction on ``conn`` (the heartbeat's, see pulse.py)."""
     values = dict(state=state, job=job, trial=trial, trials_done=trials_done, last_seen=sa.func.now())
-    with engine.begin() as conn:
-        updated = conn.execute(sa.update(workers_table).where(workers_table.c.worker == worker).values(**values))
-        if updated.rowcount == 0:
-            conn.execute(
-                sa.insert(workers_table).values(
-                    worker=worker, host=host, pid=pid, slot=slot, device=device,
-                    heartbeat_interval=heartbeat_interval, started_at=sa.func.now(), **values,
-                )
+    updated = conn.execute(sa.update(workers_table).where(workers_table.c.worker == worker).values(**values))
+    if updated.rowcount == 0:
+        conn.execute(
+            sa.insert(workers_table).values(
+                worker=worker, host=host, pid=pid, slot=slot, device=device,
+                heartbeat_interval=heartbeat_interval, started_at=sa.func.now(), **values,
             )
+        )
 
 
 def forget_old(engine: sa.Engine) -> None:
     with engine.begin() as conn:
         now = conn.execute(sa.select(sa.func.now())).scalar_one()
-        cutoff = _naive(now) - FORGET_AFTER
+        cutoff = naive(now) - FORGET_AFTER
         conn.execute(sa.delete(workers_table).where(workers_table.c.last_seen < cutoff))
 
 
@@ -98,11 +98,11 @@ def seen_workers(engine: sa.Engine, within: dt.timedelta = dt.timedelta(minutes=
     if not sa.inspect(engine).has_table(TABLE):
         return []
     with engine.connect() as conn:
-        now = _naive(conn.execute(sa.select(sa.func.now())).scalar_one())
+        now = naive(conn.execute(sa.select(sa.func.now())).scalar_one())
         rows = conn.execute(sa.select(workers_table).order_by(workers_table.c.last_seen.desc())).mappings().all()
     out = []
     for row in rows:
-        age = (now - _naive(row["last_seen"])).total_seconds()
+        age = (now - naive(row["last_seen"])).total_seconds()
         state = row["state"]
         if state != "stopped" and age > LOST_AFTER_BEATS * row["heartbeat_interval"]:
             state = "lost"
@@ -113,13 +113,13 @@ def seen_workers(engine: sa.Engine, within: dt.timedelta = dt.timedelta(minutes=
                 worker=row["worker"], host=row["host"], pid=row["pid"], slot=row["slot"], device=row["device"],
                 state=state, job=row["job"] if state in ("running", "lost") else None,
                 trial=row["trial"] if state in ("running", "lost") else None, trials_done=row["trials_done"],
-                seconds_since_seen=max(0.0, age), started_at=_naive(row["started_at"]),
+                seconds_since_seen=max(0.0, age), started_at=naive(row["started_at"]),
             )
         )
     return out
 
 
-def _naive(value: dt.datetime | str) -> dt.datetime:
+def naive(value: dt.datetime | str) -> dt.datetime:
     """PostgreSQL's now() is time-zone aware and SQLite's a string: compare them as naive server times."""
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value)

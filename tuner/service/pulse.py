@@ -1,9 +1,11 @@
 """A slot's background thread: trial heartbeat, the slot's presence row, and the reaper.
 
-Every ``heartbeat_interval`` seconds it
+Every ``heartbeat_interval`` seconds it, in one transaction,
 1. records the heartbeat of the trial the slot runs (Optuna's trial_heartbeats table);
 2. updates the slot's row in ``tuner_workers`` (for ``tuner status``);
-3. fails the trials of its jobs whose heartbeat is older than the grace period and queues them again.
+3. reads the heartbeat ages of its jobs' RUNNING trials (one indexed query per job);
+then fails the trials whose heartbeat is older than the grace period and queues them again (rare, so
+those writes come in transactions of their own).
 Optuna checks for stale trials only when a trial starts; a reaper in every slot means a dead worker's
 trial is rerun even when nobody is starting trials (e.g. every other worker is busy on a long one).
 A database error skips the tick (logged once per outage); the next tick tries again.
@@ -18,9 +20,9 @@ from collections.abc import Callable
 
 import optuna
 
-from tuner.service import presence
+from tuner.service import presence, queue
 from tuner.service.jobs import Job
-from tuner.service.queue import fail_lost, heartbeatless_trials, stale_trials
+from tuner.service.queue import fail_lost
 from tuner.service.storage import describe, is_transient
 
 
@@ -55,11 +57,10 @@ class Pulse(threading.Thread):
         self._no_beat_since: dict[int, float] = {}  # trial id -> when first seen RUNNING without any heartbeat
 
     def track(self, trial_id: int, job: str, number: int) -> None:
-        """The slot starts a trial: beat for it now (a trial without any heartbeat is never reaped)."""
+        """The slot starts a trial (taken with its first heartbeat, see queue.take_waiting): beat for it."""
         with self._lock:
             self._trial = (trial_id, job, number)
             self.state = "running"
-        self.storage.record_heartbeat(trial_id)
 
     def untrack(self) -> None:
         with self._lock:
@@ -87,11 +88,14 @@ class Pulse(threading.Thread):
     def _tick(self) -> None:
         try:
             with self._lock:
-                trial = self._trial
-            if trial is not None:
-                self.storage.record_heartbeat(trial[0])
-            self._beat()
-            self._reap(spare={trial[0]} if trial else set())
+                trial, state, done = self._trial, self.state, self.trials_done
+            jobs = self.jobs()
+            with self.storage.engine.begin() as conn:
+                if trial is not None:
+                    queue.beat(conn, trial[0])
+                self._write_row(conn, trial, state, done)
+                ages = {job.study_id: queue.heartbeat_ages(conn, job.study_id) for job in jobs}
+            self._reap(jobs, ages, spare={trial[0]} if trial else set())
         except Exception as e:
             if is_transient(e):
                 if not self._failing:
@@ -107,24 +111,30 @@ class Pulse(threading.Thread):
     def _beat(self) -> None:
         with self._lock:
             trial, state, done = self._trial, self.state, self.trials_done
-        presence.beat(
-            self.storage.engine, self.worker, state=state, job=trial[1] if trial else None,
-            trial=trial[2] if trial else None, trials_done=done, **self.identity,
-        )
+        with self.storage.engine.begin() as conn:
+            self._write_row(conn, trial, state, done)
 
-    def _reap(self, spare: set[int]) -> None:
+    def _write_row(self, conn, trial: tuple[int, str, int] | None, state: str, done: int) -> None:
+        presence.beat(conn, self.worker, state=state, job=trial[1] if trial else None,
+                      trial=trial[2] if trial else None, trials_done=done, **self.identity)
+
+    def _reap(self, jobs: list[Job], ages: dict[int, dict[int, float | None]], spare: set[int]) -> None:
         grace = self.storage.grace_period or 2 * self.interval
         now = time.monotonic()
         seen_without_beat: dict[int, float] = {}
-        for job in self.jobs():
+        for job in jobs:
+            running = {t: age for t, age in ages[job.study_id].items() if t not in spare}
+            stale = [t for t, age in running.items() if age is not None and age > grace]
             orphans = []
-            for trial_id in heartbeatless_trials(self.storage, job.study_id) - spare:
+            for trial_id in (t for t, age in running.items() if age is None):
                 first = seen_without_beat[trial_id] = self._no_beat_since.get(trial_id, now)
                 if now - first > grace:
                     orphans.append(trial_id)
+            if not stale and not orphans:
+                continue
             with self.queue_lock:
-                failed = fail_lost(self.storage, job.study_id, [t for t in stale_trials(self.storage, job.study_id) if t not in spare],
-                                   f"no heartbeat for over {grace} s", max_retries=job.spec.max_retries)
+                failed = fail_lost(self.storage, job.study_id, stale, f"no heartbeat for over {grace} s",
+                                   max_retries=job.spec.max_retries)
                 failed += fail_lost(self.storage, job.study_id, orphans, f"no heartbeat at all for over {grace} s",
                                     max_retries=job.spec.max_retries)
             for number, queued in failed:

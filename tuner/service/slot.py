@@ -26,11 +26,11 @@ from tuner.service import confirm, devices, fused_slot, presence
 from tuner.service.jobs import Job, load_jobs
 from tuner.service.objective import EpochReporter, Objective, TrialContext, TrialTakenAway, train_objective
 from tuner.service.optimizers import make_pruner, make_sampler
-from tuner.service.queue import queue_again, take_waiting, unfinished
+from tuner.service.queue import complete_alike, queue_again, remember, take_next, unfinished
 from tuner.service.pulse import Pulse
 from tuner.service.retry import DatabaseUnavailable, Retrier
 from tuner.service.signals import StopSignals, WorkerInterrupted
-from tuner.service.storage import open_storage, set_trial_user_attrs
+from tuner.service.storage import finish_trial, open_storage, set_trial_user_attrs
 
 REASON_LIMIT = 2000  # characters of an error message kept as a trial's fail_reason
 
@@ -174,16 +174,16 @@ class SlotRunner:
         active = []
         found = None
         for job in jobs:
-            waiting, running = self.retry("counting trials", lambda: unfinished(self.storage, job.study_id))
+            deadline = job.deadline()
+            may_take = found is None and (deadline is None or now < deadline)
+            # One transaction per job: its counts (for the reaper's list) and, while none is found, its next trial.
+            trial, waiting, running = self.retry(f"taking a trial of {job.name}",
+                                                 lambda: take_next(self.storage, job.study_id, take=may_take))
             if waiting or running:
                 active.append(job)
-            deadline = job.deadline()
-            if found is not None or not waiting or (deadline is not None and now >= deadline):
-                continue
-            study = self._study(job)
-            # Taken through the study's own (caching) storage, which must know the trial it will update.
-            trial = self.retry(f"taking a trial of {job.name}", lambda: take_waiting(study._storage, job.study_id))
             if trial is not None:
+                study = self._study(job)
+                remember(study._storage, job.study_id, trial)  # the study's caching storage writes its parameters
                 found = (job, study, trial)
         self._active = active
         return found
@@ -346,10 +346,9 @@ class SlotRunner:
 
     def _record(self, study: optuna.Study, trial: optuna.Trial, state: TrialState, value: float | None,
                 attrs: Mapping[str, Any]) -> bool:
-        """Attributes first (a finished trial takes none), then the state. False if it was finished elsewhere."""
+        """Attributes, value and state in one transaction (storage.finish_trial). False if it was finished elsewhere."""
         try:
-            self.retry("recording the result", lambda: set_trial_user_attrs(self.storage, trial._trial_id, attrs))
-            self.retry("recording the result", lambda: study.tell(trial, value, state=state, skip_if_finished=True))
+            self.retry("recording the result", lambda: finish_trial(self.storage, trial._trial_id, state, value, attrs))
         except optuna.exceptions.UpdateFinishedTrialError:
             self.log.warning("trial %d was failed by a reaper while it ran; its rerun will repeat it", trial.number)
             return False
@@ -396,7 +395,7 @@ _SAME_RUN = (records.SEED, records.DEVICE, records.THREADS)
 def _twin(study: optuna.Study, trial: FrozenTrial) -> FrozenTrial | None:
     """A complete trial of the job with this trial's parameters, seed, device and threads, if any."""
     wanted = [trial.user_attrs.get(k) for k in _SAME_RUN]
-    for other in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+    for other in complete_alike(study._storage, study._study_id, trial):
         if (other.params == trial.params and other.number != trial.number
                 and [other.user_attrs.get(k) for k in _SAME_RUN] == wanted):
             return other

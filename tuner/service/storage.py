@@ -83,15 +83,77 @@ def open_storage(
 
 
 def set_trial_user_attrs(storage: optuna.storages.RDBStorage, trial_id: int, attrs: Mapping[str, Any]) -> None:
-    """Several trial user attributes in one transaction (Optuna's public API commits each on its own,
-    which on PostgreSQL costs a WAL flush per attribute). Raises ``UpdateFinishedTrialError`` like
-    ``set_trial_user_attr`` when the trial is finished."""
-    from optuna.storages._rdb import models
+    """Several trial user attributes in one transaction and one statement (Optuna's public API commits
+    each on its own, which on PostgreSQL costs a WAL flush per attribute). Raises
+    ``UpdateFinishedTrialError`` like ``set_trial_user_attr`` when the trial is finished."""
     from optuna.storages._rdb.storage import _create_scoped_session
 
     with _create_scoped_session(storage.scoped_session, True) as session:
+        _write_user_attrs(storage, session, _updatable_trial(storage, session, trial_id), attrs)
+
+
+def finish_trial(
+    storage: optuna.storages.RDBStorage, trial_id: int, state: optuna.trial.TrialState, value: float | None,
+    attrs: Mapping[str, Any],
+) -> None:
+    """A trial's attributes, value and final state in one transaction, as ``study.tell(trial, value, state)``
+    records them (a PRUNED trial takes its last reported value if finite). Raises
+    ``UpdateFinishedTrialError`` when the trial is finished already (by a reaper), writing nothing.
+    Unlike ``tell`` it does not call the sampler's ``after_trial``: the random and TPE samplers do nothing there."""
+    import datetime as dt
+    import math
+
+    from optuna.storages._rdb import models
+    from optuna.storages._rdb.storage import _create_scoped_session
+
+    with _create_scoped_session(storage.scoped_session) as session:
+        trial = _updatable_trial(storage, session, trial_id)
+        _write_user_attrs(storage, session, trial, attrs)
+        if state == optuna.trial.TrialState.PRUNED and value is None and trial.intermediate_values:
+            last = max(trial.intermediate_values, key=lambda v: v.step)
+            reported = models.TrialIntermediateValueModel.stored_repr_to_intermediate_value(
+                last.intermediate_value, last.intermediate_value_type)
+            value = reported if not math.isnan(reported) else None
+        if value is not None:
+            storage._set_trial_value_without_commit(session, trial, 0, float(value))
+        trial.state = state
+        trial.datetime_complete = dt.datetime.now()
+
+
+def _updatable_trial(storage: optuna.storages.RDBStorage, session: Any, trial_id: int) -> Any:
+    """The trial's row, locked until the transaction ends; ``UpdateFinishedTrialError`` if it is finished."""
+    from optuna.storages._rdb import models
+
+    trial = models.TrialModel.find_or_raise_by_id(trial_id, session, for_update=True)
+    storage.check_trial_is_updatable(trial_id, trial.state)
+    return trial
+
+
+def _write_user_attrs(storage: optuna.storages.RDBStorage, session: Any, trial: Any, attrs: Mapping[str, Any]) -> None:
+    """Insert or replace user attributes in one statement where the backend has an upsert."""
+    import json
+
+    from optuna.storages._rdb import models
+
+    if not attrs:
+        return
+    table = models.TrialUserAttributeModel.__table__
+    rows = [{"trial_id": trial.trial_id, "key": key, "value_json": json.dumps(value)} for key, value in attrs.items()]
+    name = storage.engine.name
+    if name in ("postgresql", "sqlite"):
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        insert = (postgresql if name == "postgresql" else sqlite).insert(table).values(rows)
+        session.execute(insert.on_conflict_do_update(index_elements=[table.c.trial_id, table.c.key],
+                                                     set_={"value_json": insert.excluded.value_json}))
+    elif name == "mysql":
+        from sqlalchemy.dialects import mysql
+
+        insert = mysql.insert(table).values(rows)
+        session.execute(insert.on_duplicate_key_update(value_json=insert.inserted.value_json))
+    else:
         for key, value in attrs.items():
-            storage._set_trial_attr_without_commit(session, models.TrialUserAttributeModel, trial_id, key, value)
+            storage._set_trial_attr_without_commit(session, models.TrialUserAttributeModel, trial.trial_id, key, value)
 
 
 def ensure_side_table(engine: Any, table: Any) -> None:

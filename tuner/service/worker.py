@@ -20,7 +20,7 @@ import optuna
 
 from tuner.environment import mask_url, redact, storage_url
 from tuner.errors import ConfigError
-from tuner.service import presence
+from tuner.service import presence, queue
 from tuner.service.devices import Slot, cuda_device_count, plan_slots
 from tuner.service.jobs import load_jobs
 from tuner.service.objective import Objective, train_objective
@@ -95,7 +95,8 @@ def run_worker(
 
 
 def _check_storage(url: str, jobs: Sequence[str] | None) -> None:
-    """Fail fast on a bad URL, an unreachable database or an unknown job name; prepare the worker table."""
+    """Fail fast on a bad URL, an unreachable database or an unknown job name; prepare the worker table
+    and the queue's index."""
     storage = open_storage(url)
     try:
         with storage_errors(url):
@@ -103,6 +104,7 @@ def _check_storage(url: str, jobs: Sequence[str] | None) -> None:
                 load_jobs(storage, jobs)
             presence.ensure_table(storage.engine)
             presence.forget_old(storage.engine)
+            queue.ensure_index(storage.engine)
     finally:
         storage.engine.dispose()
 
