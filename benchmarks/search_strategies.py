@@ -178,7 +178,7 @@ def strategies() -> list[Strategy]:
                               {"name": "successive_halving", "min_resource": low, "reduction_factor": factor}))
     found.append(Strategy("grid+hyperband", "grid+hyperband r=1 eta=3", grid, {"name": "hyperband", "min_resource": 1, "reduction_factor": 3}))
     for epoch in (1, 3, 5):
-        for k in (1, 2, 3, 5):
+        for k in (1, 2, 3, 5, 8):
             found.append(Strategy(f"grid+topk epoch={epoch}", f"grid+topk epoch={epoch} k={k}", grid,
                                   {"name": "topk", "k": k, "epoch": epoch}))
     return found
