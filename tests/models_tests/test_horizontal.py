@@ -206,13 +206,14 @@ def test_kernel_keeps_windows_inside_the_sequence_when_the_max_is_nan():
     assert grad_E[:, -1].abs().sum() > 0  # clamped to the last window of each height: it ends at L-1
 
 
-def test_switched_off_or_unbuildable_kernels_fall_back_to_torch_ops(monkeypatch, caplog):
+def test_switched_off_or_unbuildable_kernels_fall_back_to_torch_ops(monkeypatch, caplog, tmp_path):
     native.cpu_kernels.cache_clear()
     try:
         monkeypatch.setenv(native.SWITCH, "0")
         assert native.cpu_kernels() is None
         native.cpu_kernels.cache_clear()
         monkeypatch.delenv(native.SWITCH)
+        monkeypatch.setenv("TUNER_KERNEL_DIR", str(tmp_path))  # an empty cache: the kernels must be built
 
         def no_compiler(**_):
             raise RuntimeError("Error building extension: g++: command not found")

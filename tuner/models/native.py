@@ -22,8 +22,9 @@ The torch-op forms (tuner/models/horizontal.py, vertical.py, losses.py, embeddin
 and nn.GRU for gru.py) stay the path on CUDA, in float64 (but for the max over starts and the
 backward) and wherever this module can't build.
 
-The build needs a C++ compiler and ninja and takes about two minutes on two cores. It happens once per
-content of the sources and headers, compiler flags, torch and Python version: that digest names the
+The build needs a C++ compiler and ninja and takes about 106 CPU seconds (a minute on two cores;
+the kernel files include ``torch/types.h``, not ``torch/extension.h``, which doubled that). It happens
+once per content of the sources and headers, compiler flags, torch and Python version: that digest names the
 module and its folder under ``$TUNER_KERNEL_DIR`` (default ``~/.cache/seqrec-tuner/kernels``), so two
 checkouts, or hosts sharing a home directory, share one build, and an edit to any source builds anew.
 A build holds a file lock; another process that needs the same build waits on it instead of building
@@ -149,7 +150,7 @@ def _build(build: KernelBuild, folder: Path, library: Path) -> ModuleType:
 
     _put_venv_ninja_on_path()
     logger.info("building the C++ CPU kernels into %s (once for these sources, flags and torch version; "
-                "about 2 minutes on 2 cores)", folder)
+                "about 106 CPU seconds: a minute on 2 cores)", folder)
     started = time.monotonic()
     work = folder / "build"
     shutil.rmtree(work, ignore_errors=True)  # whatever a killed build left, torch's own lock file included

@@ -7,7 +7,7 @@
 // Threads get equal contiguous chunks of the batch and sum their item gradient in their own buffer,
 // added in chunk order afterwards (chunks.h), so a given thread count always gives the same sums.
 
-#include <torch/extension.h>
+#include <torch/types.h>  // not torch/extension.h: only module.cpp needs pybind, and the lighter header halves the build
 #include <ATen/Parallel.h>
 
 #include <algorithm>

@@ -3,7 +3,7 @@
 // of how threads split them, so a seed gives the same mask at any thread count. A word gives four
 // elements a 15-bit uniform integer each (its four 16-bit lanes, low 15 bits), as the torch-op form.
 
-#include <torch/extension.h>
+#include <torch/types.h>  // not torch/extension.h: only module.cpp needs pybind, and the lighter header halves the build
 #include <ATen/Parallel.h>
 
 #include <cstdint>

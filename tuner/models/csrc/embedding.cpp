@@ -3,7 +3,7 @@
 // embedding_dense_backward sorts the indices first; for a few thousand table rows and tens of
 // thousands of lookups a straight pass is several times faster, and its sums are repeatable.
 
-#include <torch/extension.h>
+#include <torch/types.h>  // not torch/extension.h: only module.cpp needs pybind, and the lighter header halves the build
 
 #include <algorithm>
 

@@ -13,7 +13,7 @@
 // (130-170), the step's buffers stay in cache, and no scratch tensor grows past glibc's 32 MiB mmap
 // threshold, above which every allocation is page-faulted in afresh (tuner/training/heap.py).
 
-#include <torch/extension.h>
+#include <torch/types.h>  // not torch/extension.h: only module.cpp needs pybind, and the lighter header halves the build
 #include <ATen/Parallel.h>
 
 #include <algorithm>

@@ -10,7 +10,7 @@
 // buffer (chunks.h), so a given thread count always gives the same sums.
 // float32 with d a multiple of 8 (the models' case) runs the two gradients as separate passes
 // with vector accumulators; other cases run one scalar pass.
-#include <torch/extension.h>
+#include <torch/types.h>  // not torch/extension.h: only module.cpp needs pybind, and the lighter header halves the build
 #include <ATen/Parallel.h>
 
 #include <algorithm>

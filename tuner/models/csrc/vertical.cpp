@@ -3,7 +3,7 @@
 // products of a few thousand multiply-adds each, where the call overhead dominates; here each
 // example is a few vector passes over its rows.
 
-#include <torch/extension.h>
+#include <torch/types.h>  // not torch/extension.h: only module.cpp needs pybind, and the lighter header halves the build
 #include <ATen/Parallel.h>
 
 #include <algorithm>
