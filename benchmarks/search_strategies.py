@@ -236,7 +236,8 @@ def compare_job(storage: str, name: str, curves: dict[tuple, Curve], space, epoc
 
     study = optuna.load_study(study_name=name, storage=storage)
     trials = study.get_trials(deepcopy=False)
-    trained = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)]
+    trained = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+               and records.COPY_OF not in t.user_attrs]  # a copy trained nothing (older versions recorded the twin's epochs)
     spent = sum(int(t.user_attrs.get(records.EPOCHS) or 0) for t in trained)
     wall = (max(t.datetime_complete for t in trained) - min(t.datetime_start for t in trained)).total_seconds()
     spec = study.user_attrs[records.SPEC]
