@@ -173,7 +173,8 @@ def test_bad_trainer_values_are_config_errors():
         ("learning_rate", "fast", "positive number"),
         ("epochs", 2.5, "integer >= 1"),
         ("stopping_step", -1, "integer >= 0"),
-        ("valid_metric", "AUC", "METRIC@K"),
+        ("valid_metric", "GAUC", "METRIC@K"),
+        ("valid_metric", "AUC", "only the D2L protocol"),
         ("metrics", ["NDCG", "GAUC"], "unknown metric"),
         ("reproducibility", "yes", "true or false"),
     ]:
