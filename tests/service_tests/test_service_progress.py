@@ -55,6 +55,23 @@ def test_done_best_and_eta_as_of_each_finished_trial(write_spec, sqlite_url):
     assert [format_seconds(s) for s in (4.6, 65, 3 * 3600 + 20 * 60)] == ["5 s", "1 min 05 s", "3 h 20 min"]
 
 
+def test_confirmation_replicates_extend_the_total(write_spec, sqlite_url):
+    submit(write_spec(), sqlite_url)  # a grid of 6
+    storage = open_storage(sqlite_url)
+    (job,) = load_jobs(storage)
+    storage.engine.dispose()
+    search = [_trial(n, TrialState.COMPLETE, 0.1 * n, 10 * n, 10) for n in range(6)]
+    replicates = [
+        _trial(6, TrialState.COMPLETE, 0.3, 60, 10, role="replicate"),
+        _trial(7, TrialState.FAIL, None, 60, 20, role="replicate"),  # its worker died; queued again as #8
+        _trial(8, TrialState.RUNNING, None, 80, 0, role="replicate", retry_of=7),
+    ]
+    trials = search + replicates
+    got = progress_of(job, trials, [t for t in trials if t.state.is_finished()])
+    assert {p.total for p in got} == {8}  # 6 search trials + 2 replicates (#7's rerun counts once)
+    assert all(p.done <= p.total for p in got) and got[-1].done == 7
+
+
 def test_run_job_reports_every_trial_once(write_spec, sqlite_url):
     seen = []
     run_job(write_spec(), sqlite_url, objective=objectives.quick, heartbeat_interval=1, poll_interval=0.1,

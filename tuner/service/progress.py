@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from tuner import records
 from tuner.service.jobs import Job, load_jobs, retried_numbers
 from tuner.service.storage import open_storage, storage_errors
 
@@ -32,7 +33,7 @@ class Progress:
     trial: int  # the trial that just finished
     state: str  # its state: COMPLETE, PRUNED or FAIL
     done: int  # finished trials counted against the budget (a failed trial queued again counts once)
-    total: int  # the budget
+    total: int  # the budget, plus the confirmation replicates queued so far
     objective: str
     best_value: float | None  # the best validation objective so far
     best_trial: int | None
@@ -64,6 +65,10 @@ def progress_of(job: Job, trials: Sequence[FrozenTrial], new: Sequence[FrozenTri
                       key=lambda t: (t.datetime_complete, t.number))
     new_numbers = {t.number for t in new}
     running = sum(1 for t in trials if t.state == TrialState.RUNNING)
+    # Confirmation replicates are queued past the budget: the total counts those queued so far (a lost one
+    # queued again counts once, as a search trial does), so done never runs past the total.
+    total = job.budget + sum(1 for t in trials if t.user_attrs.get(records.ROLE) == records.REPLICATE
+                             and not (t.number in requeued and t.state == TrialState.FAIL))
     out: list[Progress] = []
     done, seconds, best_value, best_trial = 0, [], None, None
     for trial in finished:
@@ -75,9 +80,9 @@ def progress_of(job: Job, trials: Sequence[FrozenTrial], new: Sequence[FrozenTri
             best_value, best_trial = trial.value, trial.number
         if trial.number in new_numbers:
             mean = sum(seconds) / len(seconds) if seconds else None
-            remaining = max(job.budget - done, 0)
+            remaining = max(total - done, 0)
             eta = remaining * mean / max(running, 1) if mean is not None else None
-            out.append(Progress(job.name, trial.number, trial.state.name, done, job.budget, job.spec.objective,
+            out.append(Progress(job.name, trial.number, trial.state.name, done, total, job.spec.objective,
                                 best_value, best_trial, mean, eta))
     return out
 
